@@ -1,0 +1,20 @@
+//! `stamen`: the edge agent and toolkit for Flower federated learning on OpenNebula.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Command line of the `stamen` binary.
+#[derive(Parser, Debug)]
+#[command(name = "stamen", version, about = "Edge agent and toolkit for Flower federated learning on OpenNebula")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}

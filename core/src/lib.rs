@@ -1,0 +1,9 @@
+//! # stamen-core
+//!
+//! The allocation-free, sans-IO heart of stamen. Every function here is pure:
+//! the caller passes time in (milliseconds) and randomness in (a seed), provides
+//! output buffers, and performs all I/O itself. Nothing reads a clock, the
+//! environment or a file, and nothing allocates.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]

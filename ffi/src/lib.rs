@@ -1,0 +1,1 @@
+//! C API over `stamen-core`. See `ffi/README.md` for the conventions.

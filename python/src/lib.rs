@@ -1,0 +1,1 @@
+//! Native module `stamen._stamen`.
