@@ -5,12 +5,17 @@ use std::process::ExitCode;
 
 /// Command line of the `stamen` binary.
 #[derive(Parser, Debug)]
-#[command(name = "stamen", version, about = "Edge agent and toolkit for Flower federated learning on OpenNebula")]
+#[command(
+    name = "stamen",
+    version,
+    about = "Edge agent and toolkit for Flower federated learning on OpenNebula"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {}
 

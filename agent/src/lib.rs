@@ -1,0 +1,3 @@
+//! Library side of the `stamen` binary: every command and the I/O around
+//! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
+#![warn(missing_docs)]
