@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Validate and show the OpenNebula context.
+    Context(stamen_agent::cmd_context::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Context(args) => stamen_agent::cmd_context::run(&args),
+    }
 }

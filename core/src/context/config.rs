@@ -135,7 +135,7 @@ pub struct ConfigError<'a> {
 impl fmt::Display for ConfigError<'_> {
     /// `KEY: message (allowed: …)`; prefix `FILE:LINE:COL: ` yourself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.value.escape_debug();
+        let v = Quoted(self.value);
         match self.kind {
             ConfigErrorKind::InvalidChoice { allowed } => {
                 write!(
@@ -170,6 +170,28 @@ impl fmt::Display for ConfigError<'_> {
 }
 
 impl core::error::Error for ConfigError<'_> {}
+
+/// Writes a value for a double-quoted message: `"`, `\\` and control
+/// characters are escaped, everything else (including `'`) is kept.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A fixed-capacity list of [`ConfigError`]s. When full, further errors are
 /// counted in [`ConfigErrors::dropped`], never silently lost.
