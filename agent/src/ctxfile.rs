@@ -573,6 +573,23 @@ impl LoadedContext {
         out.into_iter().map(|(_, m)| m).collect()
     }
 
+    /// Warnings for `FL_*` / `ONEAPP_FL_*` variables the edge config does
+    /// not read (typos, or settings meant for another role).
+    pub fn unknown_fl_warnings(&self) -> Vec<String> {
+        self.vars
+            .iter()
+            .filter(|v| EdgeConfig::is_unknown_fl_key(&v.key))
+            .map(|v| {
+                format!(
+                    "{}{}: not an edge setting; ignored (known: {}, each also as ONEAPP_FL_…)",
+                    self.prefix(v.pos),
+                    v.key,
+                    EdgeConfig::FL_SETTINGS.join(", ")
+                )
+            })
+            .collect()
+    }
+
     fn pos_of(&self, key: &str) -> Option<Pos> {
         self.vars
             .iter()

@@ -337,6 +337,29 @@ impl<'a> EdgeConfig<'a> {
     /// Allowed words of `FL_TLS_ENABLED`.
     pub const TLS_ALLOWED: &'static str = "YES, NO";
 
+    /// The FL settings read by [`EdgeConfig::build`] (each also accepted
+    /// with the `ONEAPP_` prefix).
+    pub const FL_SETTINGS: &'static [&'static str] = &[
+        "FL_SUPERLINK_ADDRESS",
+        "FL_EDGE_BACKOFF",
+        "FL_EDGE_MAX_BACKOFF",
+        "FL_MAX_RETRIES",
+        "FL_MAX_WAIT_TIME",
+        "FL_NODE_CONFIG",
+        "FL_ISOLATION",
+        "FL_LOG_LEVEL",
+        "FL_TLS_ENABLED",
+        "FL_MIN_FIT_CLIENTS",
+    ];
+
+    /// True for a `FL_*` / `ONEAPP_FL_*` name that is not one of
+    /// [`EdgeConfig::FL_SETTINGS`] (a typo, or a setting for another role):
+    /// [`EdgeConfig::build`] ignores it, so callers should warn.
+    pub fn is_unknown_fl_key(key: &str) -> bool {
+        let name = key.strip_prefix("ONEAPP_").unwrap_or(key);
+        name.starts_with("FL_") && !Self::FL_SETTINGS.contains(&name)
+    }
+
     /// Builds the config from `vars`, collecting every error (up to `N`,
     /// the rest counted). Invalid values leave the default in place.
     /// Variables other than the FL ones, `VMID`, `ONEGATE_ENDPOINT` and
