@@ -354,3 +354,48 @@ fn bundled_example_is_valid() {
     );
     assert!(stdout.contains("FL_NODE_CONFIG        partition-id=0 num-partitions=2\n"));
 }
+
+#[test]
+fn falls_back_to_the_process_environment() {
+    let defaults = [
+        "/var/run/one-context/context.sh.local",
+        "/var/run/one-context/context.sh.network",
+        "/var/run/one-context/context.sh.online",
+        "/mnt/context.sh",
+        "/media/context/context.sh",
+        "/mnt/context/context.sh",
+        "/run/one-context/one_env",
+    ];
+    if defaults.iter().any(|p| Path::new(p).exists()) {
+        eprintln!("skipped: this machine has a real context file");
+        return;
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stamen"))
+            .args(args)
+            .env_clear()
+            .env("VMID", "12")
+            .env("TOKEN", "YES")
+            .env("ONEGATE_ENDPOINT", "http://169.254.16.9:5030")
+            .env("TOKENTXT", "ZW52dG9r")
+            .env("ONEAPP_FL_SUPERLINK_ADDRESS", "[fd00::5]:9092")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["context", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with(
+        "warning: no context file found (searched /var/run/one-context/context.sh.local, "
+    ));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("# <environment> (environment)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FL_SUPERLINK_ADDRESS  [fd00::5]:9092\n"));
+    assert!(stdout.contains("<redacted> (from TOKENTXT environment variable)"));
+    let out = run(&["context", "vars", "--json"]);
+    let got = json_object(&out);
+    assert_eq!(got["VMID"], Value::String("12".into()));
+    assert_eq!(got["TOKENTXT"], Value::String("<redacted>".into()));
+}

@@ -7,8 +7,9 @@ use super::parser::Pos;
 use core::fmt;
 
 /// One variable: name, (unescaped) value and where the name was written
-/// (`None` for variables from the process environment).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// (`None` for variables from the process environment). `Debug` prints
+/// `<redacted>` for the value of a secret key ([`is_secret_key`](super::is_secret_key)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Var<'a> {
     /// Variable name.
     pub key: &'a str,
@@ -16,6 +17,21 @@ pub struct Var<'a> {
     pub value: &'a str,
     /// Position of the name in its file, if it came from a file.
     pub pos: Option<Pos>,
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value: &dyn fmt::Debug = if super::is_secret_key(self.key) {
+            &"<redacted>"
+        } else {
+            &self.value
+        };
+        f.debug_struct("Var")
+            .field("key", &self.key)
+            .field("value", value)
+            .field("pos", &self.pos)
+            .finish()
+    }
 }
 
 /// Discovery retry strategy (`FL_EDGE_BACKOFF`).

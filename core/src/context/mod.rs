@@ -50,6 +50,15 @@ pub use parser::{
 };
 pub use token::{select_token, TokenError, TokenSource};
 
+/// Context variables that hold the OneGate token: their values are never
+/// shown by `Debug` here, nor by stamen's output unless asked.
+pub const SECRET_KEYS: &[&str] = &["ONEGATE_TOKEN", "TOKENTXT"];
+
+/// True for a key in [`SECRET_KEYS`].
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
+
 /// A whole file parsed into a fixed-capacity table: up to `N` variables
 /// (values unescaped into the caller's scratch buffer) and up to `E` errors.
 /// Overflow is counted, never silent.
