@@ -4,7 +4,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use stamen_core::backoff::{Backoff, BackoffConfig, Jitter};
 use stamen_core::form::{self, UpdateBody};
@@ -13,16 +12,16 @@ use stamen_core::status::{ClientStatus, FlStatus, StatusTracker, TrackerConfig};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
+// Per thread, so tests running in parallel do not count each other.
 thread_local! {
     static MEASURING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
-    // `try_with`: the thread-local may already be gone during thread exit.
+    // `try_with`: the thread-locals may already be gone during thread exit.
     if MEASURING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
     }
 }
 
@@ -55,11 +54,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn count<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    ALLOCATIONS.store(0, Ordering::SeqCst);
+    ALLOCATIONS.with(|a| a.set(0));
     MEASURING.with(|m| m.set(true));
     let r = f();
     MEASURING.with(|m| m.set(false));
-    (r, ALLOCATIONS.load(Ordering::SeqCst))
+    (r, ALLOCATIONS.with(Cell::get))
 }
 
 #[test]
