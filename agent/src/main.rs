@@ -17,9 +17,13 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    Backoff(stamen_agent::cmd_backoff::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
+    }
 }
