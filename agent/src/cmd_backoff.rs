@@ -5,13 +5,15 @@
 //! its delay and the cumulative wait since the first failure. With
 //! `--context FILE` the strategy and cap come from an OpenNebula `context.sh`
 //! (`FL_EDGE_BACKOFF`, `FL_EDGE_MAX_BACKOFF`, also with the `ONEAPP_` prefix),
-//! exactly as the agent would read them.
+//! read by [`crate::ctxfile`] and validated by core's `EdgeConfig` exactly as
+//! the agent reads them.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::ctxfile;
 use clap::ValueEnum;
 use serde::Serialize;
 use stamen_core::backoff::{
@@ -19,7 +21,7 @@ use stamen_core::backoff::{
     DEFAULT_FIXED_INTERVAL_MS, DEFAULT_FIXED_MAX_ATTEMPTS, DEFAULT_INITIAL_MS,
     DEFAULT_MAX_BACKOFF_SECS,
 };
-use stamen_core::context::{self, BackoffStrategy, Dialect, EdgeConfig};
+use stamen_core::context::{BackoffStrategy, Pos};
 
 /// Command line of `stamen backoff`.
 #[derive(clap::Args, Debug, Clone)]
@@ -153,49 +155,49 @@ pub fn config_from_context(strategy: BackoffStrategy, max_backoff_secs: u32) -> 
     }
 }
 
-/// Read a context.sh and return its backoff settings; every parse and
-/// validation error is returned, each prefixed with `FILE:LINE:COL`.
+/// Read a context file (context.sh, or one_env read leniently) and return
+/// its backoff settings. Every syntax and validation error is returned, one
+/// line each as `FILE:LINE:COL: KEY: message (allowed: …)`, in file order.
+/// The OneGate token is not resolved: this command never talks to OneGate.
 pub fn read_context(path: &Path) -> Result<ContextBackoff, Error> {
-    let text = std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
+    let bytes = ctxfile::read_bounded(path, ctxfile::DEFAULT_MAX_BYTES).map_err(|e| match e {
+        ctxfile::LoadError::Io { path, error } => Error::Read {
+            path,
+            source: error,
+        },
+        other => Error::Context(vec![other.to_string()]),
     })?;
-    let mut scratch = vec![0u8; text.len()];
-    let collected = context::collect::<1024, 64>(&text, Dialect::ContextSh, &mut scratch);
+    let format = ctxfile::sniff_format(path, &bytes);
+    let ctx = ctxfile::parse_bytes(&bytes, format);
     let file = path.display();
-    // (line, column, text), reported in file order.
-    let mut found: Vec<(u32, u32, String)> = collected
-        .errors()
+    let at = |pos: Option<Pos>| match pos {
+        Some(p) => format!("{file}:{}:{}: ", p.line, p.column),
+        None => format!("{file}: "),
+    };
+    // (position, message); problems without a position come last.
+    let mut found: Vec<(Option<Pos>, String)> = ctx
+        .parse_errors
         .iter()
-        .map(|e| (e.pos.line, e.pos.column, format!("{file}:{e}")))
+        .map(|e| (Some(e.pos), format!("{}{}", at(Some(e.pos)), e.kind)))
         .collect();
-    let (cfg, errors) = EdgeConfig::build::<_, 64>(collected.vars().iter().copied());
-    for e in errors.iter() {
-        found.push(match e.pos {
-            Some(p) => (
-                p.line,
-                p.column,
-                format!("{file}:{}:{}: {e}", p.line, p.column),
-            ),
-            None => (u32::MAX, 0, format!("{file}: {e}")),
-        });
-    }
-    found.sort_by_key(|(line, col, _)| (*line, *col));
-    let mut lines: Vec<String> = found.into_iter().map(|(_, _, text)| text).collect();
-    if collected.dropped_errors() > 0 {
-        lines.push(format!(
-            "{file}: {} more parse errors not shown",
-            collected.dropped_errors()
+    if ctx.dropped_parse_errors > 0 {
+        let n = ctx.dropped_parse_errors;
+        found.push((
+            None,
+            format!("{}{n} more syntax errors not listed", at(None)),
         ));
+    }
+    let (cfg, errors) = ctx.edge_config();
+    for e in errors.iter() {
+        found.push((e.pos, format!("{}{e}", at(e.pos))));
     }
     if errors.dropped() > 0 {
-        lines.push(format!(
-            "{file}: {} more errors not shown",
-            errors.dropped()
-        ));
+        let n = errors.dropped();
+        found.push((None, format!("{}{n} more errors not listed", at(None))));
     }
-    if !lines.is_empty() {
-        return Err(Error::Context(lines));
+    if !found.is_empty() {
+        found.sort_by_key(|(pos, _)| pos.map_or((u32::MAX, u32::MAX), |p| (p.line, p.column)));
+        return Err(Error::Context(found.into_iter().map(|(_, m)| m).collect()));
     }
     Ok(ContextBackoff {
         strategy: cfg.backoff(),

@@ -3,3 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod cmd_backoff;
+pub mod cmd_context;
+pub mod ctxfile;

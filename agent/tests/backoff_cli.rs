@@ -250,3 +250,26 @@ fn missing_context_file_exits_1() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/stamen/context.sh"));
 }
+
+#[test]
+fn context_one_env_is_read_leniently() {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("backoff-cli-{}-one_env.sh", std::process::id()));
+    std::fs::write(
+        &p,
+        "export FL_EDGE_BACKOFF=\"exponential\"\nexport FL_EDGE_MAX_BACKOFF=\"20\"\n",
+    )
+    .unwrap();
+    let out = stdout(&stamen(&[
+        "--context",
+        p.to_str().unwrap(),
+        "--jitter",
+        "none",
+        "-n",
+        "3",
+        "--seed",
+        "1",
+    ]));
+    let delays: Vec<u64> = rows(&out).iter().map(|x| x.1).collect();
+    assert_eq!(delays, [10_000, 20_000, 20_000]);
+}
