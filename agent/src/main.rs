@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Talk to OneGate (drop-in for the `onegate` client).
+    Onegate(stamen_agent::cmd_onegate::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
+    }
 }
