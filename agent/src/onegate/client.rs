@@ -234,6 +234,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Oneg
 fn map_io(e: &io::Error) -> OnegateError {
     use io::ErrorKind as K;
     let detail = e.to_string();
+    // Handshake and certificate failures arrive as an io::Error around a rustls::Error.
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return OnegateError::Tls { detail };
+    }
     match e.kind() {
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
             OnegateError::ConnectionClosed { detail }
