@@ -84,6 +84,8 @@ pub enum Reply {
     Hang(Duration),
     /// Write these bytes verbatim, then close.
     Raw(Vec<u8>),
+    /// Write these bytes verbatim, then stall (like [`Reply::Hang`]).
+    RawThenHang(Vec<u8>, Duration),
 }
 
 impl Reply {
@@ -287,16 +289,26 @@ fn serve<S: Read + Write>(s: &mut S, shared: &Shared) -> io::Result<()> {
         }
         Reply::Drop => Ok(()),
         Reply::Hang(d) => {
-            let end = Instant::now() + d;
-            while Instant::now() < end && !shared.stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            hang(shared, d);
+            Ok(())
+        }
+        Reply::RawThenHang(bytes, d) => {
+            s.write_all(&bytes)?;
+            s.flush()?;
+            hang(shared, d);
             Ok(())
         }
         Reply::Raw(bytes) => {
             s.write_all(&bytes)?;
             s.flush()
         }
+    }
+}
+
+fn hang(shared: &Shared, d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end && !shared.stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
