@@ -7,3 +7,9 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod backoff;
+pub mod form;
+pub mod ipc;
+pub mod rng;
+pub mod status;
