@@ -18,6 +18,8 @@ struct Cli {
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Validate and show the OpenNebula context.
+    Context(stamen_agent::cmd_context::Args),
     /// Talk to OneGate (drop-in for the `onegate` client).
     Onegate(stamen_agent::cmd_onegate::Args),
 }
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Context(args) => stamen_agent::cmd_context::run(&args),
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
     }
 }

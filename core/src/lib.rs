@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod context;
 pub mod form;
 pub mod ipc;
 pub mod rng;
