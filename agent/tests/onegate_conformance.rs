@@ -187,6 +187,14 @@ fn check_request(case: &str, got: &Recorded, want: &Value) {
         Some(concat!("stamen/", env!("CARGO_PKG_VERSION"))),
         "{case}: user agent"
     );
+    for (name, _) in &got.headers {
+        assert_eq!(
+            got.header_count(name),
+            1,
+            "{case}: header {name} sent once: {:?}",
+            got.headers
+        );
+    }
     if let Some(host) = ref_header(want, "Host").filter(|h| !h.starts_with("127.0.0.1")) {
         assert_eq!(got.header("Host"), Some(host), "{case}: host");
     }
