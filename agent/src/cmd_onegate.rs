@@ -714,6 +714,7 @@ mod tests {
         let e = OnegateError::Server {
             status: 500,
             message: "x\n".into(),
+            retry_after: None,
         };
         assert_eq!(error_text(&e), "ERROR: \nx\n");
         let e = OnegateError::ConnectionClosed {

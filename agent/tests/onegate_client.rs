@@ -167,16 +167,58 @@ fn status_classes_carry_the_server_text() {
         got[4],
         OnegateError::Server {
             status: 503,
-            message: "down".into()
+            message: "down".into(),
+            retry_after: None
         }
     );
     assert_eq!(
         got[5],
         OnegateError::UnexpectedStatus {
             status: 418,
-            message: "teapot".into()
+            message: "teapot".into(),
+            retry_after: None
         }
     );
+}
+
+#[test]
+fn retry_after_hint_and_core_status_body() {
+    let busy = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy";
+    let server = TestServer::start(vec![
+        Reply::Raw(busy.to_vec()),
+        Reply::Respond {
+            status: 200,
+            content_type: None,
+            body: vec![],
+        },
+    ]);
+    let c = client(&server.url());
+    let mut buf = [0u8; 256];
+    let status = stamen_core::status::FlStatus::new(stamen_core::status::ClientStatus::Training, 3);
+    let n = stamen_core::form::status_body(&status, &mut buf).unwrap();
+    let err = c.update_vm_form(VmRef::Current, &buf[..n]).unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
+    assert!(err.is_transient());
+    assert_eq!(err.client_message(), "busy");
+    c.update_vm_form(VmRef::Current, &buf[..n]).unwrap();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "a 503 is not retried by the client (the caller backs off)"
+    );
+    assert_eq!(reqs[1].body, &buf[..n]);
+    assert_eq!(
+        reqs[1].header("Content-Type"),
+        Some("application/x-www-form-urlencoded")
+    );
+}
+
+#[test]
+fn client_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+    assert_send_sync::<OnegateError>();
 }
 
 #[test]

@@ -226,6 +226,14 @@ pub enum Call {
         /// characters, a real newline is `%0A`), like the official client.
         data: String,
     },
+    /// `PUT /vm` (or `/vms/:id`) with a body already form-encoded by
+    /// `stamen_core::form` (`update_body`, `status_body`, `UpdateBody` ...).
+    VmUpdateForm {
+        /// Target VM.
+        vm: VmRef,
+        /// `data=…&type=…`, sent as is.
+        body: Vec<u8>,
+    },
     /// `PUT /vm` (or `/vms/:id`) with `data=KEY&type=2`: erase one attribute.
     VmErase {
         /// Target VM.
@@ -295,6 +303,23 @@ impl Call {
                 path: vm.path(),
                 body: Some((FORM, form_body(data, 1).into_bytes())),
             },
+            Call::VmUpdateForm { vm, body } => {
+                if !body.starts_with(b"data=")
+                    || !body.is_ascii()
+                    || body.iter().any(|b| b.is_ascii_whitespace())
+                {
+                    return Err(OnegateError::InvalidArgument {
+                        what: "form body".to_string(),
+                        reason: "expected an encoded data=...&type=N body (ASCII, no whitespace)"
+                            .to_string(),
+                    });
+                }
+                WireRequest {
+                    method: Method::Put,
+                    path: vm.path(),
+                    body: Some((FORM, body.clone())),
+                }
+            }
             Call::VmErase { vm, key } => WireRequest {
                 method: Method::Put,
                 path: vm.path(),
@@ -512,5 +537,19 @@ mod tests {
         .to_wire()
         .is_err());
         assert!(Method::Put.is_idempotent() && !Method::Post.is_idempotent());
+        let w = Call::VmUpdateForm {
+            vm: VmRef::Id(43),
+            body: b"data=A%3D1&type=1".to_vec(),
+        }
+        .to_wire()
+        .unwrap();
+        assert_eq!((w.method, w.path.as_str()), (Method::Put, "/vms/43"));
+        assert_eq!(w.body, Some((FORM, b"data=A%3D1&type=1".to_vec())));
+        assert!(Call::VmUpdateForm {
+            vm: VmRef::Current,
+            body: b"A=1\n".to_vec()
+        }
+        .to_wire()
+        .is_err());
     }
 }
