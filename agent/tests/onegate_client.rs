@@ -215,6 +215,22 @@ fn retry_after_hint_and_core_status_body() {
 }
 
 #[test]
+fn redirects_are_not_followed() {
+    let moved = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 5\r\nConnection: close\r\n\r\nmoved";
+    let server = TestServer::start(vec![Reply::Raw(moved.to_vec())]);
+    let err = client(&server.url()).vm().unwrap_err();
+    assert_eq!(
+        err,
+        OnegateError::UnexpectedStatus {
+            status: 302,
+            message: "moved".into(),
+            retry_after: None
+        }
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
 fn client_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Client>();
