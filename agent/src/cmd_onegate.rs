@@ -632,6 +632,24 @@ mod tests {
     }
 
     #[test]
+    fn human_service_extended() {
+        let doc: ServiceDocument = serde_json::from_str(
+            r#"{"SERVICE":{"name":"fl","id":"7","state":"8","roles":[{"name":"sn","nodes":[
+                {"deploy_id":41,"vm_info":{"VM":{"ID":"41","NAME":"a","STATE":"8","LCM_STATE":"0",
+                 "TEMPLATE":{"NIC":[{"IP":"10.0.0.41"},{"IP":"10.1.0.41"}]}}}}]}]}}"#,
+        )
+        .unwrap();
+        let mut out = String::new();
+        print_service(&mut out, &doc, true, false);
+        assert_eq!(
+            out,
+            "SERVICE 7\nNAME                : fl                  \nSTATE               : SCALING             \n\n\
+             ROLE sn\nVM 41\nNAME                : a                   \nSTATE               : POWEROFF            \n\
+             IP                  : 10.0.0.41           \nIP                  : 10.1.0.41           \n\n"
+        );
+    }
+
+    #[test]
     fn human_vrouter_vnet() {
         let v: Value =
             serde_json::from_str(r#"{"VROUTER":{"NAME":"vr","ID":"3","VMS":{"ID":["42","43"]}}}"#)
