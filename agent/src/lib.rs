@@ -4,4 +4,6 @@
 
 pub mod cmd_backoff;
 pub mod cmd_context;
+pub mod cmd_onegate;
 pub mod ctxfile;
+pub mod onegate;

@@ -22,6 +22,8 @@ enum Command {
     Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
+    /// Talk to OneGate (drop-in for the `onegate` client).
+    Onegate(stamen_agent::cmd_onegate::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +31,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
     }
 }
