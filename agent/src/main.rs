@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Local OneGate + OneFlow emulator.
+    Gate(stamen_agent::cmd_gate::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
+    }
 }
