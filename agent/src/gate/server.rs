@@ -560,8 +560,10 @@ fn serve_one(mut rq: tiny_http::Request, shared: &Arc<Shared>) {
     let (resp, events) = handle(shared, &req);
     let path_only = req.url.split('?').next().unwrap_or("");
     shared.log(&format!("{} {} -> {}", req.method, path_only, resp.status));
-    let _ = rq.respond(text(resp.status, &resp.body));
+    // Hooks run before the answer so a client that saw the 200 of a scale
+    // also sees its hooks' effects; hooks must be quick (spawn, not wait).
     shared.run_hooks(events);
+    let _ = rq.respond(text(resp.status, &resp.body));
 }
 
 fn text(status: u16, body: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
