@@ -25,8 +25,8 @@ pub struct RoleInput<'a> {
     pub min_vms: u32,
     /// `max_vms`.
     pub max_vms: Option<u32>,
-    /// The role's cooldown (the last one chosen, or the file's).
-    pub cooldown: Option<u64>,
+    /// The role's `cooldown` (the file's or 300, then the last one chosen).
+    pub cooldown: u64,
     /// Elasticity policies as written in the service file.
     pub elasticity_policies: &'a [serde_json::Value],
     /// Scheduled policies as written in the service file.
@@ -53,6 +53,54 @@ pub trait Autoscaler: Send {
     fn evaluate(&mut self, role: &RoleInput<'_>, now: u64) -> Decision;
     /// The role's cardinality changed: clear every policy's `true_evals`.
     fn role_scaled(&mut self, role: &str);
+    /// The runtime keys OneFlow would show in the role's policies.
+    fn runtime_keys(&self, _role: &str) -> Vec<PolicyKeys> {
+        Vec::new()
+    }
+}
+
+/// Which list a policy is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// `elasticity_policies`.
+    Elasticity,
+    /// `scheduled_policies`.
+    Scheduled,
+}
+
+/// Runtime keys of one policy, as OneFlow stores them in the role document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyKeys {
+    /// The list.
+    pub kind: PolicyKind,
+    /// Index in the list.
+    pub index: usize,
+    /// `last_eval` (absent: `None`).
+    pub last_eval: Option<i64>,
+    /// `true_evals` (absent: `None`; always `None` for scheduled policies).
+    pub true_evals: Option<i64>,
+    /// `expression_evaluated`: absent `None`, `null` `Some(None)`.
+    pub expression_evaluated: Option<Option<String>>,
+}
+
+/// How a pass is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickMode {
+    /// Change the cardinality (false: evaluate and record only, like a
+    /// OneFlow pass whose scaling is not carried out).
+    pub apply: bool,
+    /// Evaluate even while the service is in COOLDOWN (replaying OneFlow's
+    /// passes in isolation, as the conformance vectors do).
+    pub ignore_cooldown: bool,
+}
+
+impl Default for TickMode {
+    fn default() -> TickMode {
+        TickMode {
+            apply: true,
+            ignore_cooldown: false,
+        }
+    }
 }
 
 /// The engine used when none is plugged in: no elasticity or scheduled
@@ -84,6 +132,10 @@ pub struct TickReport {
     pub cardinality: u32,
     /// OneFlow's refusal when `card + diff` is out of bounds.
     pub scale_error: Option<String>,
+    /// The role's `cooldown` after the pass.
+    pub role_cooldown: u64,
+    /// The policies' runtime keys after the pass.
+    pub policies: Vec<PolicyKeys>,
 }
 
 /// Runs one autoscaler pass at `now`. Returns per-role reports (empty when
@@ -92,6 +144,7 @@ pub fn tick(
     st: &mut State,
     engine: &mut dyn Autoscaler,
     now: u64,
+    mode: TickMode,
     log: &dyn Fn(&str),
 ) -> (Vec<TickReport>, Vec<VmEvent>) {
     st.expire_cooldowns(now);
@@ -100,7 +153,7 @@ pub fn tick(
     }
     let mut reports = Vec::new();
     let mut events = Vec::new();
-    if st.service_state() != STATE_RUNNING {
+    if !mode.ignore_cooldown && st.service_state() != STATE_RUNNING {
         log(&format!(
             "autoscaler: service {} is in COOLDOWN, no evaluation",
             st.service_id
@@ -128,6 +181,10 @@ pub fn tick(
         }
         let mut scale_error = None;
         if decision.diff != 0 {
+            // OneFlow writes the decision's cooldown into the role first.
+            st.roles[ri].cooldown = decision.cooldown;
+        }
+        if decision.diff != 0 && mode.apply {
             let card = i64::from(st.roles[ri].cardinality);
             let new = card.saturating_add(decision.diff);
             let res = u32::try_from(new)
@@ -151,8 +208,10 @@ pub fn tick(
             }
         }
         reports.push(TickReport {
-            role: name,
             cardinality: st.roles[ri].cardinality,
+            role_cooldown: st.roles[ri].cooldown,
+            policies: engine.runtime_keys(&name),
+            role: name,
             decision,
             scale_error,
         });

@@ -88,7 +88,7 @@ pub mod spec;
 pub mod template;
 pub mod token;
 
-use autoscale::{Autoscaler, MinVmsOnly, TickReport};
+use autoscale::{Autoscaler, MinVmsOnly, TickMode, TickReport};
 use model::{State, VmEvent};
 use spec::ServiceSpec;
 use std::collections::BTreeMap;
@@ -198,14 +198,14 @@ impl Shared {
         }
     }
 
-    fn tick(&self, now: u64) -> Vec<TickReport> {
+    fn tick(&self, now: u64, mode: TickMode) -> Vec<TickReport> {
         let mut engine = match self.engine.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let (reports, events) = {
             let mut st = self.lock();
-            autoscale::tick(&mut st, engine.as_mut(), now, &|l| self.log(l))
+            autoscale::tick(&mut st, engine.as_mut(), now, mode, &|l| self.log(l))
         };
         drop(engine);
         self.run_hooks(events);
@@ -275,8 +275,8 @@ pub struct RoleSnapshot {
     pub state: u32,
     /// Member VM IDs.
     pub nodes: Vec<u32>,
-    /// The role's current cooldown setting.
-    pub cooldown: Option<u64>,
+    /// The role's `cooldown` (seconds).
+    pub cooldown: u64,
 }
 
 /// One VM in a [`Snapshot`].
@@ -362,7 +362,7 @@ impl Gate {
             threads.push(std::thread::spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(period) {
                     let now = (sh.clock)();
-                    sh.tick(now);
+                    sh.tick(now, TickMode::default());
                 }
             }));
         }
@@ -439,8 +439,13 @@ impl GateHandle {
 
     /// Runs one autoscaler pass now (or at `now`, epoch seconds).
     pub fn tick(&self, now: Option<u64>) -> Vec<TickReport> {
+        self.tick_with(now, TickMode::default())
+    }
+
+    /// Runs one autoscaler pass with explicit [`TickMode`].
+    pub fn tick_with(&self, now: Option<u64>, mode: TickMode) -> Vec<TickReport> {
         let now = now.unwrap_or_else(|| (self.shared.clock)());
-        self.shared.tick(now)
+        self.shared.tick(now, mode)
     }
 
     /// Sets a role's cardinality like `PUT /service/role/:role` does (bounds,
@@ -452,10 +457,7 @@ impl GateHandle {
             let ri = st
                 .role_index(role)
                 .ok_or_else(|| format!("Role '{role}' not found"))?;
-            let cd = st.roles[ri]
-                .spec
-                .cooldown
-                .unwrap_or(server::DEFAULT_COOLDOWN);
+            let cd = st.roles[ri].cooldown;
             st.scale(ri, cardinality, cd, now)?
         };
         self.shared.run_hooks(events);

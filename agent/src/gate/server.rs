@@ -18,9 +18,6 @@ pub const RESTRICTED_ATTRS: [&str; 3] = ["SCHED_REQUIREMENTS", "SERVICE_ID", "RO
 /// Actions a VM may not trigger (`RESTRICTED_ACTIONS` of onegate-server.rb).
 pub const RESTRICTED_ACTIONS: [&str; 1] = ["reboot"];
 
-/// OneFlow's default cooldown when neither policy nor role sets one.
-pub const DEFAULT_COOLDOWN: u64 = 300;
-
 /// The content type OneGate puts on every response (Sinatra `before` filter).
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
 
@@ -498,7 +495,7 @@ fn scale(
     let Some(ri) = st.role_index(role) else {
         return fail(&format!("Role '{role}' not found"));
     };
-    let cooldown = st.roles[ri].spec.cooldown.unwrap_or(DEFAULT_COOLDOWN);
+    let cooldown = st.roles[ri].cooldown;
     match st.scale(ri, card, cooldown, now) {
         Ok(ev) => {
             shared.log(&format!(
