@@ -7,3 +7,5 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod expr;
