@@ -8,4 +8,5 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod expr;
 pub mod policy;
