@@ -40,8 +40,9 @@ pub struct RoleInput<'a> {
 pub struct Decision {
     /// Cardinality change (0: nothing to do).
     pub diff: i64,
-    /// Cooldown to apply when `diff ≠ 0`, seconds.
-    pub cooldown: u64,
+    /// Cooldown to apply when `diff ≠ 0`, seconds; `None` (OneFlow's `nil`,
+    /// a scheduled policy without one) keeps the role's.
+    pub cooldown: Option<u64>,
     /// OneFlow's `expression_evaluated` of each policy evaluated this pass.
     pub traces: Vec<String>,
 }
@@ -114,7 +115,7 @@ impl Autoscaler for MinVmsOnly {
         let diff = i64::from(role.min_vms) - i64::from(role.cardinality);
         Decision {
             diff: diff.max(0),
-            cooldown: 0,
+            cooldown: Some(0),
             traces: Vec::new(),
         }
     }
@@ -182,19 +183,24 @@ pub fn tick(
         let mut scale_error = None;
         if decision.diff != 0 {
             // OneFlow writes the decision's cooldown into the role first.
-            st.roles[ri].cooldown = decision.cooldown;
+            if let Some(c) = decision.cooldown {
+                st.roles[ri].cooldown = c;
+            }
         }
         if decision.diff != 0 && mode.apply {
             let card = i64::from(st.roles[ri].cardinality);
             let new = card.saturating_add(decision.diff);
             let res = u32::try_from(new)
                 .map_err(|_| format!("Minimum cardinality is {}", st.roles[ri].spec.min_vms))
-                .and_then(|n| st.scale(ri, n, decision.cooldown, now));
+                .and_then(|n| {
+                    let cd = st.roles[ri].cooldown;
+                    st.scale(ri, n, cd, now)
+                });
             match res {
                 Ok(ev) => {
                     log(&format!(
                         "autoscaler: role {name}: cardinality {card} -> {new}, cooldown {}s",
-                        decision.cooldown
+                        st.roles[ri].cooldown
                     ));
                     events.extend(ev);
                     engine.role_scaled(&name);

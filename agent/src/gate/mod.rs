@@ -82,13 +82,15 @@
 //! ```
 
 pub mod autoscale;
+mod expr_eval;
 pub mod model;
+pub mod oneflow;
 pub mod server;
 pub mod spec;
 pub mod template;
 pub mod token;
 
-use autoscale::{Autoscaler, MinVmsOnly, TickMode, TickReport};
+use autoscale::{Autoscaler, TickMode, TickReport};
 use model::{State, VmEvent};
 use spec::ServiceSpec;
 use std::collections::BTreeMap;
@@ -128,7 +130,7 @@ pub struct GateConfig {
     pub log: Option<LogFn>,
     /// Clock (default: the system clock).
     pub clock: Option<ClockFn>,
-    /// Policy engine (default: [`MinVmsOnly`]).
+    /// Policy engine (default: [`oneflow::OneFlowEngine`]).
     pub autoscaler: Option<Box<dyn Autoscaler>>,
 }
 
@@ -344,7 +346,10 @@ impl Gate {
             log,
             on_add: cfg.on_vm_add,
             on_remove: cfg.on_vm_remove,
-            engine: Mutex::new(cfg.autoscaler.unwrap_or_else(|| Box::new(MinVmsOnly))),
+            engine: Mutex::new(
+                cfg.autoscaler
+                    .unwrap_or_else(|| Box::new(oneflow::OneFlowEngine::new())),
+            ),
         });
         shared.log(&format!("OneGate listening on http://{addr}"));
         shared.run_hooks(events);
