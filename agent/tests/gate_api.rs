@@ -445,6 +445,11 @@ fn terminate_runs_the_remove_hook_and_the_monitor_drops_the_vm() {
 
 #[test]
 fn bad_service_files_are_reported_with_location() {
+    let dbg = format!("{:?}", reference_spec());
+    assert!(
+        !dbg.contains("af07ce14"),
+        "the token password never shows in Debug"
+    );
     let e = ServiceSpec::parse("{\"name\":\"x\",\n\"rolez\":[]}").unwrap_err();
     assert!(
         e.contains("unknown field `rolez`") && e.contains("line 2"),

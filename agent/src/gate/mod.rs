@@ -62,6 +62,34 @@
 //! (`DISK_ID`, `ETHi_*` from the NIC and network, `NETWORK`, `ONEGATE_ENDPOINT`,
 //! `TARGET`, `TOKEN=YES`, `VMID`, then the role's context variables).
 //!
+//! # OneGate behaviour
+//!
+//! As `onegate-server.rb` (OpenNebula 6.x/7.x): unknown routes → 400
+//! `OneGate server doesn't support this feature`; missing/bad
+//! `X-ONEGATE-TOKEN` or `X-ONEGATE-VMID`, unknown VM, or a token not made
+//! for that VM's `ID:STIME` → 401 `Not authorized`; `PUT /vm` (and
+//! `/vms/:id`) with `type=1` merges attributes into `USER_TEMPLATE`, any
+//! other type erases one (`attribute not found` → 500); `SERVICE_ID`,
+//! `ROLE_NAME`, `SCHED_REQUIREMENTS` → 403; other VMs only within the
+//! service (400 otherwise) or the virtual router; actions (`reboot` → 403;
+//! `terminate` puts the VM in DONE, runs the remove hook, and the next
+//! autoscaler pass drops it from its role, which shrinks by one);
+//! `PUT /service/role/:role` checks `min_vms`/`max_vms` like OneFlow's
+//! `Role#update` (400 `Error performing action on service N role R`), then
+//! creates or removes VMs (newest first) and starts the role's cooldown.
+//! Bodies are compact JSON with `Content-Type: application/json;charset=utf-8`
+//! (errors are plain text with the same header); request bodies over 64 KiB
+//! get 413.
+//!
+//! # Autoscaler
+//!
+//! Every `period` the gate runs OneFlow's pass ([`autoscale::tick`]) with
+//! [`oneflow::OneFlowEngine`] (stamen-core's policy engine and expression
+//! evaluator): skipped while the service is in COOLDOWN, each role's
+//! decision is logged with OneFlow's traces (`FL_CLIENT_STATUS[2.0] > 1.5`),
+//! applied, and the cooldown started. Hooks run for every VM created or
+//! removed, before the HTTP answer that caused it; they must return quickly.
+//!
 //! # Files
 //!
 //! With a state dir, each VM has `DIR/vm-<id>/context.sh` (oned's format:
@@ -317,7 +345,7 @@ impl Gate {
             .to_ip()
             .ok_or_else(|| GateError::Bind(cfg.listen, "not an IP socket".into()))?;
         let password = match &cfg.service.token_password {
-            Some(p) => p.clone(),
+            Some(p) => p.0.clone(),
             None => token::random_password().map_err(GateError::Setup)?,
         };
         let key = token::TokenKey::from_password(&password)

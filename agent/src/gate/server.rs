@@ -1,5 +1,5 @@
 //! The OneGate HTTP API: routing and the checks of `onegate-server.rb`,
-//! over the [`State`](super::model::State). [`handle`] is pure request →
+//! over the [`State`]. [`handle`] is pure request →
 //! response logic; [`serve`] runs it on tiny_http worker threads.
 
 use super::model::{vm_state, State, VmEvent, J};
