@@ -190,8 +190,16 @@ pub fn tick(
         if decision.diff != 0 && mode.apply {
             let card = i64::from(st.roles[ri].cardinality);
             let new = card.saturating_add(decision.diff);
-            let res = u32::try_from(new)
-                .map_err(|_| format!("Minimum cardinality is {}", st.roles[ri].spec.min_vms))
+            let can = if mode.ignore_cooldown {
+                Ok(())
+            } else {
+                st.check_can_scale()
+            };
+            let min = st.roles[ri].spec.min_vms;
+            let res = can
+                .and_then(|_| {
+                    u32::try_from(new).map_err(|_| format!("Minimum cardinality is {min}"))
+                })
                 .and_then(|n| {
                     let cd = st.roles[ri].cooldown;
                     st.scale(ri, n, cd, now)

@@ -490,6 +490,8 @@ impl GateHandle {
             let ri = st
                 .role_index(role)
                 .ok_or_else(|| format!("Role '{role}' not found"))?;
+            st.expire_cooldowns(now);
+            st.check_can_scale()?;
             let cd = st.roles[ri].cooldown;
             st.scale(ri, cardinality, cd, now)?
         };

@@ -13,6 +13,24 @@ use std::path::PathBuf;
 pub const STATE_RUNNING: u32 = 2;
 /// OneFlow role/service state `COOLDOWN`.
 pub const STATE_COOLDOWN: u32 = 10;
+/// OneFlow's name of a service/role state.
+pub fn state_name(state: u32) -> &'static str {
+    match state {
+        0 => "PENDING",
+        1 => "DEPLOYING",
+        2 => "RUNNING",
+        3 => "UNDEPLOYING",
+        4 => "WARNING",
+        5 => "DONE",
+        6 => "FAILED_UNDEPLOYING",
+        7 => "FAILED_DEPLOYING",
+        8 => "SCALING",
+        9 => "FAILED_SCALING",
+        10 => "COOLDOWN",
+        _ => "UNKNOWN",
+    }
+}
+
 /// OneFlow's default cooldown (`:default_cooldown`), seconds.
 pub const DEFAULT_COOLDOWN: u64 = 300;
 
@@ -253,6 +271,19 @@ impl State {
             STATE_COOLDOWN
         } else {
             STATE_RUNNING
+        }
+    }
+
+    /// OneFlow's `Service#can_scale?`: only a RUNNING service scales.
+    pub fn check_can_scale(&self) -> Result<(), String> {
+        let s = self.service_state();
+        if s == STATE_RUNNING {
+            Ok(())
+        } else {
+            Err(format!(
+                "Service cannot be scaled in state: {}",
+                state_name(s)
+            ))
         }
     }
 

@@ -495,6 +495,9 @@ fn scale(
     let Some(ri) = st.role_index(role) else {
         return fail(&format!("Role '{role}' not found"));
     };
+    if let Err(e) = st.check_can_scale() {
+        return fail(&e);
+    }
     let cooldown = st.roles[ri].cooldown;
     match st.scale(ri, card, cooldown, now) {
         Ok(ev) => {
