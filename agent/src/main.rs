@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Replay and lint OneFlow elasticity policies.
+    Policy(stamen_agent::cmd_policy::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Policy(args) => stamen_agent::cmd_policy::run(args),
+    }
 }

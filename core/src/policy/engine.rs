@@ -81,15 +81,18 @@ pub enum EvalError {
     /// OneFlow itself crashes on this input (e.g. an average of ±Infinity →
     /// `FloatDomainError`, or a policy without `type` firing).
     Exception(RubyException),
-    /// The trace did not fit in `T` bytes.
-    TraceCapacity,
+    /// The expression or its trace does not fit the evaluator's fixed
+    /// capacities (nodes, name length, `T` bytes of trace).
+    Capacity,
 }
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EvalError::Exception(e) => e.fmt(f),
-            EvalError::TraceCapacity => f.write_str("expression trace exceeds the trace buffer"),
+            EvalError::Capacity => {
+                f.write_str("expression or its trace exceeds the evaluator's fixed capacity")
+            }
         }
     }
 }
