@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use stamen_core::policy::lint::{
-    lint_role, ExpressionSyntax, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
+    lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
 };
 use stamen_core::policy::{
     new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, Source, Trace,
@@ -25,7 +25,7 @@ use stamen_core::policy::{
 use crate::policydoc::{
     opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler, RoleDoc,
 };
-use crate::policyeval::{syntax_error_column, VmsEvaluator};
+use crate::policyeval::VmsEvaluator;
 
 /// `stamen policy …`
 #[derive(Parser, Debug)]
@@ -59,8 +59,8 @@ pub struct SimulateArgs {
     /// Which role of a service template to replay (default: the only role with policies).
     #[arg(long = "role-name")]
     pub role_name: Option<String>,
-    /// Epoch seconds added to `t` (scheduled policies use absolute times).
-    #[arg(long, default_value_t = 0)]
+    /// Epoch seconds of `t = 0` (scheduled policies and cron use absolute UTC times).
+    #[arg(long, default_value_t = 1_700_000_000)]
     pub start: i64,
     /// Evaluate every row even during a cooldown (OneFlow skips roles cooling down).
     #[arg(long)]
@@ -636,14 +636,6 @@ pub fn replay(
 // Lint
 // ---------------------------------------------------------------------------
 
-struct Syntax;
-
-impl ExpressionSyntax for Syntax {
-    fn parse_error_column(&self, expression: &str) -> Option<usize> {
-        syntax_error_column(expression)
-    }
-}
-
 /// Lints a parsed document; returns the findings in document order.
 pub fn lint_document(
     doc: &Value,
@@ -656,12 +648,10 @@ pub fn lint_document(
         doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
     let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
     let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let syntax = Syntax;
     let opts = LintOptions {
         min_fit_clients,
         round_seconds,
         extra_attributes: &extra_refs,
-        syntax: Some(&syntax),
     };
     let mut findings = Vec::new();
     for (i, r) in roles.iter().enumerate() {

@@ -20,6 +20,7 @@ const EXPR_NODES: usize = 256;
 #[derive(Debug, Clone)]
 pub struct JsonVm {
     doc: Map<String, Value>,
+    index: usize,
 }
 
 fn lookup_in<'a>(section: Option<&'a Value>, name: &str, absent: Lookup<'a>) -> Lookup<'a> {
@@ -63,10 +64,17 @@ impl VmView for JsonVm {
             },
             Section::Template => lookup_in(self.doc.get("TEMPLATE"), name, Lookup::Missing),
             Section::Root => match name {
-                "ID" | "STATE" | "LCM_STATE" => match self.doc.get(name) {
+                // Every /VM has these; the vectors default them (ID: the VM's
+                // position, NAME: a non-numeric text, STATE/LCM_STATE: "3").
+                "ID" | "NAME" | "STATE" | "LCM_STATE" => match self.doc.get(name) {
                     Some(Value::String(s)) => Lookup::Text(s),
                     Some(Value::Number(n)) => n.as_f64().map_or(Lookup::NotNumeric, Lookup::Number),
-                    _ => Lookup::Missing,
+                    Some(_) => Lookup::NotNumeric,
+                    None => match name {
+                        "ID" => Lookup::Number(self.index as f64),
+                        "NAME" => Lookup::Text("vm"),
+                        _ => Lookup::Text("3"),
+                    },
                 },
                 _ => lookup_in(self.doc.get("ROOT"), name, Lookup::Missing),
             },
@@ -98,14 +106,17 @@ impl VmsEvaluator {
             (Some(Value::Object(vars)), None) => {
                 let mut doc = Map::new();
                 doc.insert("USER_TEMPLATE".into(), Value::Object(vars.clone()));
-                vec![JsonVm { doc }]
+                vec![JsonVm { doc, index: 0 }]
             }
             (Some(other), None) => return Err(format!("vars: expected an object, got {other}")),
             (None, Some(Value::Array(list))) => list
                 .iter()
                 .enumerate()
                 .map(|(i, v)| match v {
-                    Value::Object(doc) => Ok(JsonVm { doc: doc.clone() }),
+                    Value::Object(doc) => Ok(JsonVm {
+                        doc: doc.clone(),
+                        index: i,
+                    }),
                     other => Err(format!("vms[{i}]: expected an object, got {other}")),
                 })
                 .collect::<Result<_, _>>()?,
@@ -159,14 +170,5 @@ impl Evaluator<TRACE_CAPACITY> for VmsEvaluator {
                 Err(EvalError::Capacity)
             }
         }
-    }
-}
-
-/// 1-based column where `expression` stops parsing, `None` when it parses
-/// (or is empty, which lint reports separately).
-pub fn syntax_error_column(expression: &str) -> Option<usize> {
-    match Expr::<'_, EXPR_NODES>::parse(expression) {
-        Err(ParseError::Syntax(e)) => Some(e.column()),
-        _ => None,
     }
 }

@@ -115,3 +115,65 @@ fn batch_output_is_byte_identical_to_oneflow() {
     let expected = std::fs::read_to_string(vectors("policy-expected.jsonl")).unwrap_or_default();
     assert_eq!(stdout, expected);
 }
+
+/// The VM documents of the sequence cases go through the same averaging as
+/// `stamen expr`: check the policy evaluator on every expression vector.
+#[test]
+fn policy_evaluator_matches_expression_vectors() {
+    use stamen_agent::policyeval::VmsEvaluator;
+    use stamen_core::policy::{EvalError, Evaluator};
+    let cases = lines("expr-cases.jsonl");
+    let expected = lines("expr-expected.jsonl");
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    for (case, want) in cases.iter().zip(&expected) {
+        let id = case.get("id").and_then(Value::as_str).unwrap_or("?");
+        let status = want.get("status").and_then(Value::as_str).unwrap_or("");
+        let Some(expr) = case
+            .get("expr")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+        else {
+            continue; // empty expressions never reach the evaluator
+        };
+        checked += 1;
+        let mut eval = match VmsEvaluator::from_tick(case) {
+            Ok(e) => e,
+            Err(e) => {
+                mismatches.push(format!("{id}: {e}"));
+                continue;
+            }
+        };
+        let mut trace = heapless::String::new();
+        match (status, eval.evaluate(expr, &mut trace)) {
+            ("exception", Err(EvalError::Exception(e))) => {
+                let got = serde_json::json!({"class": e.class, "message": e.message});
+                if want.get("exception") != Some(&got) {
+                    mismatches.push(format!(
+                        "{id}: exception {got}, want {:?}",
+                        want.get("exception")
+                    ));
+                }
+            }
+            ("ok" | "parse_error", Ok(v)) => {
+                if want.get("value") != Some(&Value::Bool(v))
+                    || want.get("trace") != Some(&Value::from(trace.as_str()))
+                {
+                    mismatches.push(format!(
+                        "{id}: {v} {trace:?}, want {:?} {:?}",
+                        want.get("value"),
+                        want.get("trace")
+                    ));
+                }
+            }
+            (s, got) => mismatches.push(format!("{id}: status {s}, got {got:?}")),
+        }
+    }
+    assert!(checked > 100, "only {checked} expression cases checked");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}

@@ -237,24 +237,19 @@ pub struct LintRole<'a> {
     pub scheduled: &'a [LintScheduled],
 }
 
-/// Whether an expression parses; returns the 1-based column of the failure.
-pub trait ExpressionSyntax {
-    /// `None` when `expression` parses, else the column where it fails.
-    fn parse_error_column(&self, expression: &str) -> Option<usize>;
-}
-
 /// Lint settings.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LintOptions<'a> {
     /// FL_MIN_FIT_CLIENTS of the Flower app, when known.
     pub min_fit_clients: Option<i64>,
     /// Duration of one training round in seconds, when known.
     pub round_seconds: Option<i64>,
-    /// Attributes VMs publish besides [`KNOWN_ATTRIBUTES`] (upper case).
+    /// Attributes VMs publish besides [`KNOWN_ATTRIBUTES`] (any case).
     pub extra_attributes: &'a [&'a str],
-    /// The expression grammar, for STAMEN-L008.
-    pub syntax: Option<&'a dyn ExpressionSyntax>,
 }
+
+/// Nodes an expression may have for the syntax check.
+const EXPR_NODES: usize = 256;
 
 /// Attributes a role's VMs are known to have: stamen's FL attributes
 /// (SPEC §4) and what OpenNebula monitoring / the VM template provide.
@@ -446,7 +441,7 @@ pub fn lint_role(
                 AdjustmentType::Change | AdjustmentType::PercentageChange
             ) && a.adjust > 0
         });
-    if role.max_vms.is_none() && scales_up {
+    if role.max_vms.is_none() && scales_up && !superlink {
         emit(
             LintId::MissingMaxVms,
             Severity::Warning,
@@ -726,12 +721,14 @@ fn expression_checks(
     emit: &mut impl FnMut(LintId, Severity, FieldRef, String<MESSAGE_CAPACITY>, &'static str),
 ) {
     let field = FieldRef::Elasticity(i, Some("expression"));
-    if let Some(col) = opts.syntax.and_then(|s| s.parse_error_column(expr)) {
+    if let Err(crate::expr::ParseError::Syntax(e)) =
+        crate::expr::Expr::<'_, EXPR_NODES>::parse(expr)
+    {
         emit(
             LintId::ParseError,
             Severity::Error,
             field,
-            message(format_args!("expression does not parse (column {col}); OneFlow treats it as false")),
+            message(format_args!("does not parse, OneFlow treats it as false: {e}")),
             "fix the syntax: NAME OP NUMBER joined by &&, ||, ! and parentheses (spaces only, no tabs)",
         );
     }
