@@ -16,16 +16,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use stamen_core::policy::lint::{
-    lint_role, ExpressionSyntax, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
+    lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
 };
 use stamen_core::policy::{
     new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, Source, Trace,
 };
 
 use crate::policydoc::{
-    opt_to_i, roles_of, role_doc, to_i, DocError, OrderedObject, RoleAutoscaler, RoleDoc, TRACE_CAPACITY,
+    opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler, RoleDoc,
 };
-use crate::policyeval::{syntax_error_column, VmsEvaluator};
+use crate::policyeval::VmsEvaluator;
 
 /// `stamen policy …`
 #[derive(Parser, Debug)]
@@ -59,8 +59,8 @@ pub struct SimulateArgs {
     /// Which role of a service template to replay (default: the only role with policies).
     #[arg(long = "role-name")]
     pub role_name: Option<String>,
-    /// Epoch seconds added to `t` (scheduled policies use absolute times).
-    #[arg(long, default_value_t = 0)]
+    /// Epoch seconds of `t = 0` (scheduled policies and cron use absolute UTC times).
+    #[arg(long, default_value_t = 1_700_000_000)]
     pub start: i64,
     /// Evaluate every row even during a cooldown (OneFlow skips roles cooling down).
     #[arg(long)]
@@ -117,24 +117,30 @@ fn simulate(a: &SimulateArgs) -> Result<ExitCode, String> {
             if line.trim().is_empty() {
                 continue;
             }
-            let case: Value = serde_json::from_str(&line)
-                .map_err(|e| format!("{}:{}:{}: {e}", batch.display(), n + 1, e.column()))?;
-            match run_case(&case) {
-                Ok(v) => writeln!(out, "{v}").map_err(|e| e.to_string())?,
+            match run_case_line(&line) {
+                Ok(v) => {
+                    let text = serde_json::to_string(&v).map_err(|e| e.to_string())?;
+                    writeln!(out, "{text}").map_err(|e| e.to_string())?;
+                }
                 Err(e) => {
                     failed = true;
                     eprintln!("{}:{}: {e}", batch.display(), n + 1);
                 }
             }
         }
-        return Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS });
+        return Ok(if failed {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let (Some(role), Some(trace)) = (&a.role, &a.trace) else {
         return Err("simulate needs --batch CASES.jsonl, or ROLE.json --trace METRICS.csv".into());
     };
     let doc = read_json(role)?;
     let roles = roles_of(&doc).map_err(|e| format!("{}: {e}", role.display()))?;
-    let chosen = pick_role(&roles, a.role_name.as_deref()).map_err(|e| format!("{}: {e}", role.display()))?;
+    let chosen = pick_role(&roles, a.role_name.as_deref())
+        .map_err(|e| format!("{}: {e}", role.display()))?;
     let text = replay(chosen, trace, a.start, !a.ignore_cooldown)?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -149,7 +155,10 @@ fn pick_role<'r>(roles: &'r [RoleDoc], name: Option<&str>) -> Result<&'r RoleDoc
     }
     let with_policies: Vec<&RoleDoc> = roles
         .iter()
-        .filter(|r| r.elasticity.as_ref().is_some_and(|e| !e.is_empty()) || r.scheduled.as_ref().is_some_and(|s| !s.is_empty()))
+        .filter(|r| {
+            r.elasticity.as_ref().is_some_and(|e| !e.is_empty())
+                || r.scheduled.as_ref().is_some_and(|s| !s.is_empty())
+        })
         .collect();
     match (roles, with_policies.as_slice()) {
         ([only], _) => Ok(only),
@@ -163,14 +172,34 @@ fn pick_role<'r>(roles: &'r [RoleDoc], name: Option<&str>) -> Result<&'r RoleDoc
 // ---------------------------------------------------------------------------
 
 /// Runs one case of `policy-cases.jsonl` and returns its result in the format
-/// of `policy-expected.jsonl`. `Err` is for malformed cases.
-pub fn run_case(case: &Value) -> Result<Value, String> {
+/// of `policy-expected.jsonl` (keys in OneFlow's order when serialized).
+/// `Err` is for malformed cases.
+pub fn run_case(case: &Value) -> Result<Node, String> {
+    run_case_ordered(case, None)
+}
+
+/// [`run_case`] on a JSON line, echoing policy keys in the line's order.
+pub fn run_case_line(line: &str) -> Result<Node, String> {
+    let case: Value =
+        serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", e.line(), e.column()))?;
+    let ordered: Node =
+        serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", e.line(), e.column()))?;
+    let role = match &ordered {
+        Node::Object(o) => o.get("role"),
+        _ => None,
+    };
+    run_case_ordered(&case, role)
+}
+
+fn run_case_ordered(case: &Value, ordered_role: Option<&Node>) -> Result<Node, String> {
     let id = case.get("id").cloned().unwrap_or(Value::Null);
     let kind = case.get("kind").and_then(Value::as_str).unwrap_or("");
     match kind {
         "new_cardinality" => new_cardinality_case(case, id),
-        "sequence" => sequence_case(case, id),
-        other => Err(format!("$.kind: expected \"new_cardinality\" or \"sequence\", got {other:?}")),
+        "sequence" => sequence_case(case, id, ordered_role),
+        other => Err(format!(
+            "$.kind: expected \"new_cardinality\" or \"sequence\", got {other:?}"
+        )),
     }
 }
 
@@ -178,11 +207,12 @@ fn exception_json(class: &str, message: &str) -> Value {
     json!({"class": class, "message": message})
 }
 
-fn new_cardinality_case(case: &Value, id: Value) -> Result<Value, String> {
+fn new_cardinality_case(case: &Value, id: Value) -> Result<Node, String> {
     let role = case.get("role").ok_or("$.role: missing")?;
     let policy = case.get("policy").ok_or("$.policy: missing")?;
     let bounds = Bounds {
-        cardinality: to_i(role.get("cardinality"), "$.role.cardinality").map_err(|e| e.to_string())?,
+        cardinality: to_i(role.get("cardinality"), "$.role.cardinality")
+            .map_err(|e| e.to_string())?,
         min_vms: opt_to_i(role.get("min_vms"), "$.role.min_vms").map_err(|e| e.to_string())?,
         max_vms: opt_to_i(role.get("max_vms"), "$.role.max_vms").map_err(|e| e.to_string())?,
     };
@@ -193,12 +223,12 @@ fn new_cardinality_case(case: &Value, id: Value) -> Result<Value, String> {
     // Fields OneFlow converts with `to_i`: values without `to_i` crash it.
     let adjustment = match crate::policydoc::elasticity_doc(policy, "$.policy") {
         Ok(p) => p.adjustment,
-        Err(e) => return Ok(exception("NoMethodError", &e.message)),
+        Err(e) => return Ok(Node::Value(exception("NoMethodError", &e.message))),
     };
-    Ok(match new_cardinality(&bounds, &adjustment) {
+    Ok(Node::Value(match new_cardinality(&bounds, &adjustment) {
         Ok(n) => json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
         Err(e) => exception(e.class, e.message),
-    })
+    }))
 }
 
 /// Snapshots of one role's policies, keeping Ruby's key order.
@@ -208,44 +238,86 @@ struct Snapshots {
 }
 
 impl Snapshots {
-    fn new(role: &RoleDoc) -> Self {
+    /// Starts from the policies as given; `ordered` (the same role read with
+    /// its key order) makes the snapshots print keys in the input's order.
+    fn new(role: &RoleDoc, ordered: Option<&Node>) -> Self {
+        let pick = |key: &str, i: usize, raw: &serde_json::Map<String, Value>| {
+            let from_ordered = match ordered {
+                Some(Node::Object(o)) => match o.get(key) {
+                    Some(Node::Array(list)) => match list.get(i) {
+                        Some(Node::Object(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            };
+            from_ordered
+                .filter(|p| p.to_value() == Value::Object(raw.clone()))
+                .unwrap_or_else(|| OrderedObject::from(raw))
+        };
         Snapshots {
-            elasticity: role.elasticity.as_ref().map(|ps| ps.iter().map(|p| OrderedObject::from(&p.raw)).collect()),
-            scheduled: role.scheduled.as_ref().map(|ps| ps.iter().map(|p| OrderedObject::from(&p.raw)).collect()),
+            elasticity: role.elasticity.as_ref().map(|ps| {
+                ps.iter()
+                    .enumerate()
+                    .map(|(i, p)| pick("elasticity_policies", i, &p.raw))
+                    .collect()
+            }),
+            scheduled: role.scheduled.as_ref().map(|ps| {
+                ps.iter()
+                    .enumerate()
+                    .map(|(i, p)| pick("scheduled_policies", i, &p.raw))
+                    .collect()
+            }),
         }
     }
 
     /// Copies the runtime keys from the engine, in the order OneFlow sets them.
     fn update(&mut self, a: &RoleAutoscaler<'_>) {
-        for (obj, e) in self.elasticity.iter_mut().flatten().zip(a.elasticity.iter()) {
-            obj.set("last_eval", e.state.last_eval.map(Value::from));
-            obj.set("true_evals", e.state.true_evals.map(Value::from));
+        for (obj, e) in self
+            .elasticity
+            .iter_mut()
+            .flatten()
+            .zip(a.elasticity.iter())
+        {
+            obj.set(
+                "last_eval",
+                e.state.last_eval.map(|v| Node::from(Value::from(v))),
+            );
+            obj.set(
+                "true_evals",
+                e.state.true_evals.map(|v| Node::from(Value::from(v))),
+            );
             obj.set(
                 "expression_evaluated",
                 match &e.state.expression_evaluated {
                     Trace::Absent => None,
-                    Trace::Null => Some(Value::Null),
-                    Trace::Text(t) => Some(Value::from(t.as_str())),
+                    Trace::Null => Some(Node::from(Value::Null)),
+                    Trace::Text(t) => Some(Node::from(Value::from(t.as_str()))),
                 },
             );
         }
         for (obj, s) in self.scheduled.iter_mut().flatten().zip(a.scheduled.iter()) {
-            obj.set("last_eval", s.state.last_eval.map(Value::from));
+            obj.set(
+                "last_eval",
+                s.state.last_eval.map(|v| Node::from(Value::from(v))),
+            );
         }
     }
 
-    fn elasticity_json(&self) -> Value {
-        self.elasticity.as_ref().map_or(Value::Null, |v| Value::Array(v.iter().map(ordered_value).collect()))
+    fn elasticity_json(&self) -> Node {
+        list_node(self.elasticity.as_ref())
     }
 
-    fn scheduled_json(&self) -> Value {
-        self.scheduled.as_ref().map_or(Value::Null, |v| Value::Array(v.iter().map(ordered_value).collect()))
+    fn scheduled_json(&self) -> Node {
+        list_node(self.scheduled.as_ref())
     }
 }
 
-/// Serializes through `OrderedObject` so the printed line keeps key order.
-fn ordered_value(o: &OrderedObject) -> Value {
-    o.to_value()
+fn list_node(list: Option<&Vec<OrderedObject>>) -> Node {
+    list.map_or(Node::Value(Value::Null), |v| {
+        Node::Array(v.iter().cloned().map(Node::Object).collect())
+    })
 }
 
 /// The cooldown value OneFlow returns, as the JSON it came from (so a string
@@ -256,9 +328,17 @@ fn cooldown_json(role: &RoleDoc, role_cooldown: &Value, source: Source, diff: i6
     }
     let raw = |v: Option<&Value>| v.cloned().unwrap_or(Value::Null);
     match source {
-        Source::Scheduled(i) => raw(role.scheduled.as_ref().and_then(|s| s.get(i)).and_then(|p| p.raw.get("cooldown"))),
+        Source::Scheduled(i) => raw(role
+            .scheduled
+            .as_ref()
+            .and_then(|s| s.get(i))
+            .and_then(|p| p.raw.get("cooldown"))),
         Source::Elasticity(i) => {
-            let own = raw(role.elasticity.as_ref().and_then(|e| e.get(i)).and_then(|p| p.raw.get("cooldown")));
+            let own = raw(role
+                .elasticity
+                .as_ref()
+                .and_then(|e| e.get(i))
+                .and_then(|p| p.raw.get("cooldown")));
             if own.is_null() {
                 role_cooldown.clone()
             } else {
@@ -269,45 +349,54 @@ fn cooldown_json(role: &RoleDoc, role_cooldown: &Value, source: Source, diff: i6
     }
 }
 
-fn sequence_case(case: &Value, id: Value) -> Result<Value, String> {
+fn sequence_case(case: &Value, id: Value, ordered_role: Option<&Node>) -> Result<Node, String> {
     let role_v = case.get("role").ok_or("$.role: missing")?;
     let role = role_doc(role_v, "$.role").map_err(|e| e.to_string())?;
     let mut scaler = role.autoscaler().map_err(|e| e.to_string())?;
-    let mut snaps = Snapshots::new(&role);
+    let mut snaps = Snapshots::new(&role, ordered_role);
     let mut role_cooldown = match role.raw.get("cooldown") {
         None | Some(Value::Null) => json!(stamen_core::policy::DEFAULT_COOLDOWN),
         Some(v) => v.clone(),
     };
-    let ticks = case.get("ticks").and_then(Value::as_array).ok_or("$.ticks: expected an array")?;
+    let ticks = case
+        .get("ticks")
+        .and_then(Value::as_array)
+        .ok_or("$.ticks: expected an array")?;
     let mut out = Vec::with_capacity(ticks.len());
     for (n, tick) in ticks.iter().enumerate() {
         let path = format!("$.ticks[{n}]");
         let now = match tick.get("now") {
             Some(Value::Number(x)) if x.is_i64() => x.as_i64().unwrap_or(0),
-            other => return Err(format!("{path}.now: expected integer epoch seconds, got {other:?}")),
+            other => {
+                return Err(format!(
+                    "{path}.now: expected integer epoch seconds, got {other:?}"
+                ))
+            }
         };
         let apply = match tick.get("apply") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
-            Some(other) => return Err(format!("{path}.apply: expected true or false, got {other}")),
+            Some(other) => {
+                return Err(format!("{path}.apply: expected true or false, got {other}"))
+            }
         };
         let mut eval = VmsEvaluator::from_tick(tick).map_err(|e| format!("{path}: {e}"))?;
         let mut line = OrderedObject::default();
-        line.set("now", tick.get("now").cloned());
+        line.set("now", tick.get("now").cloned().map(Node::from));
         match scaler.scale(now, &mut eval) {
             Ok(decision) => {
                 let cooldown = cooldown_json(&role, &role_cooldown, decision.source, decision.diff);
-                line.set("diff", Some(json!(decision.diff)));
-                line.set("cooldown", Some(cooldown.clone()));
+                line.set_value("diff", json!(decision.diff));
+                line.set_value("cooldown", cooldown.clone());
                 if decision.diff != 0 && !cooldown.is_null() {
                     role_cooldown = cooldown;
                 }
                 if let Err(e) = scaler.apply(&decision, apply) {
-                    line.set("scale_error", Some(json!(e.to_string())));
+                    line.set_value("scale_error", json!(e.to_string()));
                 }
             }
             Err(EvalError::Exception(e)) => {
-                line.set("exception", Some(exception_json(e.class, e.message)));
+                line.set_value("exception", exception_json(e.class, e.message));
             }
             Err(e) => return Err(format!("{path}: {e}")),
         }
@@ -315,17 +404,17 @@ fn sequence_case(case: &Value, id: Value) -> Result<Value, String> {
             return Err(format!("{path}: {e}"));
         }
         snaps.update(&scaler);
-        line.set("cardinality", Some(json!(scaler.bounds.cardinality)));
-        line.set("role_cooldown", Some(role_cooldown.clone()));
+        line.set_value("cardinality", json!(scaler.bounds.cardinality));
+        line.set_value("role_cooldown", role_cooldown.clone());
         line.set("elasticity_policies", Some(snaps.elasticity_json()));
         line.set("scheduled_policies", Some(snaps.scheduled_json()));
-        out.push(serde_json::to_value(&line).map_err(|e| e.to_string())?);
+        out.push(Node::Object(line));
     }
     let mut result = OrderedObject::default();
-    result.set("id", Some(id));
-    result.set("kind", Some(json!("sequence")));
-    result.set("ticks", Some(Value::Array(out)));
-    serde_json::to_value(&result).map_err(|e| e.to_string())
+    result.set_value("id", id);
+    result.set_value("kind", json!("sequence"));
+    result.set("ticks", Some(Node::Array(out)));
+    Ok(Node::Object(result))
 }
 
 // ---------------------------------------------------------------------------
@@ -345,14 +434,21 @@ fn parse_header(headers: &csv::StringRecord, path: &Path) -> Result<Vec<Column>,
         let h = h.trim();
         if i == 0 {
             if h != "t" {
-                return Err(format!("{}:1:1: first column must be `t` (seconds), got {h:?}", path.display()));
+                return Err(format!(
+                    "{}:1:1: first column must be `t` (seconds), got {h:?}",
+                    path.display()
+                ));
             }
             continue;
         }
         let (attr, vm) = match h.split_once('@') {
             Some((a, v)) => {
                 let vm = v.parse::<usize>().map_err(|_| {
-                    format!("{}:1: column {} ({h:?}): expected ATTR or ATTR@VMINDEX", path.display(), i + 1)
+                    format!(
+                        "{}:1: column {} ({h:?}): expected ATTR or ATTR@VMINDEX",
+                        path.display(),
+                        i + 1
+                    )
                 })?;
                 (a, Some(vm))
             }
@@ -365,19 +461,30 @@ fn parse_header(headers: &csv::StringRecord, path: &Path) -> Result<Vec<Column>,
                 i + 1
             ));
         }
-        cols.push(Column { attr: attr.to_string(), vm });
+        cols.push(Column {
+            attr: attr.to_string(),
+            vm,
+        });
     }
     Ok(cols)
 }
 
 /// Replays `trace` through `role`, returning the human-readable report.
-pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -> Result<String, String> {
+pub fn replay(
+    role: &RoleDoc,
+    trace: &Path,
+    start: i64,
+    honour_cooldown: bool,
+) -> Result<String, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
         .from_path(trace)
         .map_err(|e| format!("{}: {e}", trace.display()))?;
-    let headers = reader.headers().map_err(|e| format!("{}: {e}", trace.display()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", trace.display()))?
+        .clone();
     let cols = parse_header(&headers, trace)?;
     let mut scaler = role.autoscaler().map_err(|e| e.to_string())?;
     let mut out = String::new();
@@ -395,9 +502,12 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
         let line = row + 2;
         let record = record.map_err(|e| format!("{}:{line}: {e}", trace.display()))?;
         let t_text = record.get(0).unwrap_or("").trim();
-        let t: i64 = t_text
-            .parse()
-            .map_err(|_| format!("{}:{line}:1: t must be whole seconds, got {t_text:?}", trace.display()))?;
+        let t: i64 = t_text.parse().map_err(|_| {
+            format!(
+                "{}:{line}:1: t must be whole seconds, got {t_text:?}",
+                trace.display()
+            )
+        })?;
         let now = start.saturating_add(t);
         // The role's VMs at this step: one per unit of cardinality.
         let n_vms = usize::try_from(scaler.bounds.cardinality.max(0)).unwrap_or(0);
@@ -420,9 +530,13 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
                 },
             }
         }
-        let vm_values: Vec<Value> = vms.into_iter().map(|ut| json!({"USER_TEMPLATE": ut})).collect();
+        let vm_values: Vec<Value> = vms
+            .into_iter()
+            .map(|ut| json!({"USER_TEMPLATE": ut}))
+            .collect();
         let tick = json!({"vms": vm_values});
-        let mut eval = VmsEvaluator::from_tick(&tick).map_err(|e| format!("{}:{line}: {e}", trace.display()))?;
+        let mut eval = VmsEvaluator::from_tick(&tick)
+            .map_err(|e| format!("{}:{line}: {e}", trace.display()))?;
         let _ = write!(out, "t={t}");
         let mut names: Vec<&str> = cols.iter().map(|c| c.attr.as_str()).collect();
         names.dedup();
@@ -444,10 +558,18 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
             let _ = writeln!(out, "    not running, values unused: {}", unused.join(", "));
         }
         if let Some(until) = cooling_until.filter(|u| honour_cooldown && now < *u) {
-            let _ = writeln!(out, "    cooldown until t={}: no evaluation", until.saturating_sub(start));
+            let _ = writeln!(
+                out,
+                "    cooldown until t={}: no evaluation",
+                until.saturating_sub(start)
+            );
             continue;
         }
-        let before: Vec<_> = scaler.elasticity.iter().map(|e| e.state.last_eval).collect();
+        let before: Vec<_> = scaler
+            .elasticity
+            .iter()
+            .map(|e| e.state.last_eval)
+            .collect();
         match scaler.tick(now, true, &mut eval) {
             Ok(tick) => {
                 for (i, (e, old)) in scaler.elasticity.iter().zip(before).enumerate() {
@@ -462,7 +584,10 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
                         _ => "(empty expression)",
                     };
                     let needed = p.period_number.max(1);
-                    let evals = e.state.true_evals.map_or("reset".to_string(), |n| format!("{n}/{needed}"));
+                    let evals = e
+                        .state
+                        .true_evals
+                        .map_or("reset".to_string(), |n| format!("{n}/{needed}"));
                     let _ = writeln!(out, "{trace}  true_evals {evals}");
                 }
                 let d = tick.decision;
@@ -474,7 +599,11 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
                 };
                 match (d.diff, tick.scale_error) {
                     (0, _) => {
-                        let _ = writeln!(out, "    => {what}, cardinality {}", scaler.bounds.cardinality);
+                        let _ = writeln!(
+                            out,
+                            "    => {what}, cardinality {}",
+                            scaler.bounds.cardinality
+                        );
                     }
                     (diff, Some(err)) => {
                         let _ = writeln!(out, "    => {what}: {diff:+} refused ({err})");
@@ -507,14 +636,6 @@ pub fn replay(role: &RoleDoc, trace: &Path, start: i64, honour_cooldown: bool) -
 // Lint
 // ---------------------------------------------------------------------------
 
-struct Syntax;
-
-impl ExpressionSyntax for Syntax {
-    fn parse_error_column(&self, expression: &str) -> Option<usize> {
-        syntax_error_column(expression)
-    }
-}
-
 /// Lints a parsed document; returns the findings in document order.
 pub fn lint_document(
     doc: &Value,
@@ -523,15 +644,14 @@ pub fn lint_document(
     known: &[String],
 ) -> Result<Vec<Finding>, DocError> {
     let roles = roles_of(doc)?;
-    let service = doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
+    let service =
+        doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
     let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
     let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let syntax = Syntax;
     let opts = LintOptions {
         min_fit_clients,
         round_seconds,
         extra_attributes: &extra_refs,
-        syntax: Some(&syntax),
     };
     let mut findings = Vec::new();
     for (i, r) in roles.iter().enumerate() {
@@ -566,7 +686,11 @@ pub fn lint_document(
             elasticity: &elasticity,
             scheduled: &scheduled,
         };
-        let rref = if service { RoleRef::Index(i) } else { RoleRef::Root };
+        let rref = if service {
+            RoleRef::Index(i)
+        } else {
+            RoleRef::Root
+        };
         lint_role(rref, &lr, &opts, &mut |f| findings.push(f.clone()));
     }
     Ok(findings)
@@ -596,7 +720,12 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
                         "message": e.message, "fix": "fix the value type"}]})
                 );
             } else {
-                println!("{}: error STAMEN-L000 {}: {} (fix: fix the value type)", a.file.display(), e.path, e.message);
+                println!(
+                    "{}: error STAMEN-L000 {}: {} (fix: fix the value type)",
+                    a.file.display(),
+                    e.path,
+                    e.message
+                );
             }
             return Ok(ExitCode::from(2));
         }
@@ -604,7 +733,10 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
     let worst = findings.iter().map(|f| f.severity).max();
     if a.json {
         let list: Vec<Value> = findings.iter().map(finding_json).collect();
-        println!("{}", json!({"file": a.file.display().to_string(), "findings": list}));
+        println!(
+            "{}",
+            json!({"file": a.file.display().to_string(), "findings": list})
+        );
     } else if findings.is_empty() {
         println!("{}: no findings", a.file.display());
     } else {
@@ -623,6 +755,3 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
 pub fn adjustment_of(policy: &Value) -> Result<Adjustment, DocError> {
     crate::policydoc::elasticity_doc(policy, "$").map(|p| p.adjustment)
 }
-
-#[allow(dead_code)]
-const _: usize = TRACE_CAPACITY;

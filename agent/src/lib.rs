@@ -4,3 +4,6 @@
 
 pub mod cmd_gate;
 pub mod gate;
+pub mod cmd_policy;
+pub mod policydoc;
+pub mod policyeval;

@@ -20,11 +20,14 @@ struct Cli {
 enum Command {
     /// Local OneGate + OneFlow emulator.
     Gate(stamen_agent::cmd_gate::Args),
+    /// Replay and lint OneFlow elasticity policies.
+    Policy(stamen_agent::cmd_policy::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Gate(a) => stamen_agent::cmd_gate::run(a),
+        Command::Policy(args) => stamen_agent::cmd_policy::run(args),
     }
 }

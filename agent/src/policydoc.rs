@@ -8,13 +8,14 @@
 
 use std::fmt;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use stamen_core::policy::ruby::{float_to_i, str_to_i};
 use stamen_core::policy::time::TimeError;
 use stamen_core::policy::{
-    Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState,
-    Schedule, ScheduledPolicy, ScheduledState, Trace, DEFAULT_COOLDOWN,
+    Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState, Schedule,
+    ScheduledPolicy, ScheduledState, Trace, DEFAULT_COOLDOWN,
 };
 
 /// Policies per kind per role the agent's autoscaler holds.
@@ -43,7 +44,10 @@ impl fmt::Display for DocError {
 impl std::error::Error for DocError {}
 
 fn err(path: &str, message: impl Into<String>) -> DocError {
-    DocError { path: path.to_string(), message: message.into() }
+    DocError {
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 fn ruby_class(v: &Value) -> &'static str {
@@ -99,7 +103,10 @@ fn opt_str<'v>(v: Option<&'v Value>, path: &str, what: &str) -> Result<Option<&'
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(err(
             path,
-            format!("{what} must be a string, got {} (OneFlow would crash on it)", ruby_class(other)),
+            format!(
+                "{what} must be a string, got {} (OneFlow would crash on it)",
+                ruby_class(other)
+            ),
         )),
     }
 }
@@ -141,8 +148,8 @@ pub struct ScheduledDoc {
     pub start_time: Option<String>,
     /// `recurrence` (string).
     pub recurrence: Option<String>,
-    /// Timing derived from the two.
-    pub schedule: Schedule,
+    /// Timing derived from the two, or why `start_time` is not supported.
+    pub schedule: Result<Schedule, TimeError>,
     /// `cooldown`.
     pub cooldown: Option<i64>,
     /// `last_eval` given in the input.
@@ -172,16 +179,24 @@ pub struct RoleDoc {
     pub scheduled: Option<Vec<ScheduledDoc>>,
 }
 
-fn policies<'v>(role: &'v Map<String, Value>, key: &str, path: &str) -> Result<Option<&'v Vec<Value>>, DocError> {
+fn policies<'v>(
+    role: &'v Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'v Vec<Value>>, DocError> {
     match role.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
-        Some(other) => Err(err(&format!("{path}.{key}"), format!("must be an array, got {}", ruby_class(other)))),
+        Some(other) => Err(err(
+            &format!("{path}.{key}"),
+            format!("must be an array, got {}", ruby_class(other)),
+        )),
     }
 }
 
 fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, DocError> {
-    v.as_object().ok_or_else(|| err(path, format!("must be an object, got {}", ruby_class(v))))
+    v.as_object()
+        .ok_or_else(|| err(path, format!("must be an object, got {}", ruby_class(v))))
 }
 
 fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError> {
@@ -197,7 +212,12 @@ pub fn elasticity_doc(v: &Value, path: &str) -> Result<ElasticityDoc, DocError> 
     let p = object(v, path)?;
     Ok(ElasticityDoc {
         raw: p.clone(),
-        expression: opt_str(p.get("expression"), &format!("{path}.expression"), "expression")?.map(str::to_string),
+        expression: opt_str(
+            p.get("expression"),
+            &format!("{path}.expression"),
+            "expression",
+        )?
+        .map(str::to_string),
         adjustment: adjustment(p, path)?,
         period: to_i(p.get("period"), &format!("{path}.period"))?,
         period_number: to_i(p.get("period_number"), &format!("{path}.period_number"))?,
@@ -210,11 +230,17 @@ pub fn elasticity_doc(v: &Value, path: &str) -> Result<ElasticityDoc, DocError> 
 /// Reads one scheduled policy object.
 pub fn scheduled_doc(v: &Value, path: &str) -> Result<ScheduledDoc, DocError> {
     let p = object(v, path)?;
-    let start_time = opt_str(p.get("start_time"), &format!("{path}.start_time"), "start_time")?;
-    let recurrence = opt_str(p.get("recurrence"), &format!("{path}.recurrence"), "recurrence")?;
-    let schedule = Schedule::from_fields(start_time, recurrence).map_err(|e: TimeError| {
-        err(&format!("{path}.start_time"), format!("{e}; got {:?}", start_time.unwrap_or("")))
-    })?;
+    let start_time = opt_str(
+        p.get("start_time"),
+        &format!("{path}.start_time"),
+        "start_time",
+    )?;
+    let recurrence = opt_str(
+        p.get("recurrence"),
+        &format!("{path}.recurrence"),
+        "recurrence",
+    )?;
+    let schedule = Schedule::from_fields(start_time, recurrence);
     let adjustment = match p.get("adjust") {
         None | Some(Value::Null) => None,
         Some(_) => Some(adjustment(p, path)?),
@@ -277,7 +303,10 @@ pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
             .enumerate()
             .map(|(i, r)| role_doc(r, &format!("$.roles[{i}]")))
             .collect(),
-        Some(other) => Err(err("$.roles", format!("must be an array, got {}", ruby_class(other)))),
+        Some(other) => Err(err(
+            "$.roles",
+            format!("must be an array, got {}", ruby_class(other)),
+        )),
         None => Ok(vec![role_doc(body, "$")?]),
     }
 }
@@ -285,7 +314,11 @@ pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
 impl RoleDoc {
     /// Builds the core autoscaler (policies borrow their expressions from `self`).
     pub fn autoscaler(&self) -> Result<Box<RoleAutoscaler<'_>>, DocError> {
-        let bounds = Bounds { cardinality: self.cardinality, min_vms: self.min_vms, max_vms: self.max_vms };
+        let bounds = Bounds {
+            cardinality: self.cardinality,
+            min_vms: self.min_vms,
+            max_vms: self.max_vms,
+        };
         let mut a = Box::new(Autoscaler::new(bounds, self.cooldown, DEFAULT_COOLDOWN));
         for (i, p) in self.elasticity.iter().flatten().enumerate() {
             let policy = ElasticityPolicy {
@@ -302,35 +335,157 @@ impl RoleDoc {
                     None => Trace::Absent,
                     Some(Value::String(s)) => {
                         Trace::Text(heapless::String::try_from(s.as_str()).map_err(|_| {
-                            err(&format!("{}.elasticity_policies[{i}].expression_evaluated", self.path), "too long")
+                            err(
+                                &format!(
+                                    "{}.elasticity_policies[{i}].expression_evaluated",
+                                    self.path
+                                ),
+                                "too long",
+                            )
                         })?)
                     }
                     Some(_) => Trace::Null,
                 },
             };
             a.add_elasticity(policy, state).map_err(|e| {
-                err(&format!("{}.elasticity_policies", self.path), format!("{e} ({MAX_POLICIES})"))
+                err(
+                    &format!("{}.elasticity_policies", self.path),
+                    format!("{e} ({MAX_POLICIES})"),
+                )
             })?;
         }
-        for p in self.scheduled.iter().flatten() {
-            let policy = ScheduledPolicy { adjustment: p.adjustment, schedule: p.schedule, cooldown: p.cooldown };
-            a.add_scheduled(policy, ScheduledState { last_eval: p.last_eval }).map_err(|e| {
-                err(&format!("{}.scheduled_policies", self.path), format!("{e} ({MAX_POLICIES})"))
+        for (i, p) in self.scheduled.iter().flatten().enumerate() {
+            let schedule = p.schedule.map_err(|e| {
+                err(
+                    &format!("{}.scheduled_policies[{i}].start_time", self.path),
+                    format!("{e}; got {:?}", p.start_time.as_deref().unwrap_or("")),
+                )
+            })?;
+            let policy = ScheduledPolicy {
+                adjustment: p.adjustment,
+                schedule,
+                cooldown: p.cooldown,
+            };
+            a.add_scheduled(
+                policy,
+                ScheduledState {
+                    last_eval: p.last_eval,
+                },
+            )
+            .map_err(|e| {
+                err(
+                    &format!("{}.scheduled_policies", self.path),
+                    format!("{e} ({MAX_POLICIES})"),
+                )
             })?;
         }
         Ok(a)
     }
 }
 
-/// A JSON object that keeps its keys in insertion order when serialized, to
-/// mirror Ruby hashes (runtime keys appear where OneFlow adds them).
+/// A JSON value whose objects keep their keys in insertion order when
+/// serialized, to mirror Ruby hashes (runtime keys appear where OneFlow adds
+/// them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A plain value (its own objects print in key order).
+    Value(Value),
+    /// An ordered object.
+    Object(OrderedObject),
+    /// An array of nodes.
+    Array(Vec<Node>),
+}
+
+impl From<Value> for Node {
+    fn from(v: Value) -> Self {
+        Node::Value(v)
+    }
+}
+
+impl Node {
+    /// As a plain `serde_json::Value` (key order lost).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Node::Value(v) => v.clone(),
+            Node::Object(o) => o.to_value(),
+            Node::Array(a) => Value::Array(a.iter().map(Node::to_value).collect()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    /// Reads JSON keeping the key order of every object.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Value(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Value(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Value(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut out = Vec::new();
+        while let Some(n) = seq.next_element::<Node>()? {
+            out.push(n);
+        }
+        Ok(Node::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut out = OrderedObject::default();
+        while let Some((k, v)) = map.next_entry::<String, Node>()? {
+            out.set(&k, Some(v));
+        }
+        Ok(Node::Object(out))
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Value(v) => v.serialize(s),
+            Node::Object(o) => o.serialize(s),
+            Node::Array(a) => a.serialize(s),
+        }
+    }
+}
+
+/// An object with keys in insertion order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct OrderedObject(pub Vec<(String, Value)>);
+pub struct OrderedObject(pub Vec<(String, Node)>);
 
 impl OrderedObject {
     /// Sets `key`: replaced in place when present, appended otherwise;
     /// `None` deletes it.
-    pub fn set(&mut self, key: &str, value: Option<Value>) {
+    pub fn set(&mut self, key: &str, value: Option<Node>) {
         let pos = self.0.iter().position(|(k, _)| k == key);
         match (pos, value) {
             (Some(i), Some(v)) => {
@@ -346,15 +501,34 @@ impl OrderedObject {
         }
     }
 
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` to a plain value.
+    pub fn set_value(&mut self, key: &str, value: Value) {
+        self.set(key, Some(Node::Value(value)));
+    }
+
     /// As a plain `serde_json::Value` (key order lost).
     pub fn to_value(&self) -> Value {
-        Value::Object(self.0.iter().cloned().collect())
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_value()))
+                .collect(),
+        )
     }
 }
 
 impl From<&Map<String, Value>> for OrderedObject {
     fn from(m: &Map<String, Value>) -> Self {
-        OrderedObject(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        OrderedObject(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Node::Value(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -393,6 +567,9 @@ mod tests {
         let single = roles_of(&json!({"cardinality": 3})).unwrap_or_default();
         assert_eq!(single.first().map(|r| r.path.as_str()), Some("$"));
         let bad = roles_of(&json!({"roles": [{"elasticity_policies": [{"adjust": [1]}]}]}));
-        assert_eq!(bad.err().map(|e| e.path), Some("$.roles[0].elasticity_policies[0].adjust".to_string()));
+        assert_eq!(
+            bad.err().map(|e| e.path),
+            Some("$.roles[0].elasticity_policies[0].adjust".to_string())
+        );
     }
 }

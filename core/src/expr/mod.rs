@@ -594,7 +594,11 @@ impl<'src, const N: usize> Expr<'src, N> {
         Tree(self)
     }
 
-    pub(crate) fn from_parts(src: &'src str, nodes: heapless::Vec<Node<'src>, N>, root: NodeId) -> Self {
+    pub(crate) fn from_parts(
+        src: &'src str,
+        nodes: heapless::Vec<Node<'src>, N>,
+        root: NodeId,
+    ) -> Self {
         Self { src, nodes, root }
     }
 }

@@ -10,11 +10,11 @@
 //! exponential re-parsing: `logic_cond` is parsed once and shared by the three
 //! alternatives that start with it.
 
+use super::ruby::str_to_f;
 use super::{
     BoolOp, CmpOp, Expr, FloatLit, IntLit, Node, NodeId, Operand, ParseError, SyntaxError,
     Terminal, Var, MAX_EXPECTED, MAX_NAME_LEN,
 };
-use super::ruby::str_to_f;
 
 struct Parser<'src, const N: usize> {
     src: &'src str,
@@ -115,7 +115,11 @@ impl<'src, const N: usize> Parser<'src, N> {
     }
 
     fn lit(&mut self, s: &[u8], t: Terminal) -> bool {
-        if self.b.get(self.pos..).is_some_and(|rest| rest.starts_with(s)) {
+        if self
+            .b
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(s))
+        {
             self.pos += s.len();
             true
         } else {
@@ -202,8 +206,22 @@ impl<'src, const N: usize> Parser<'src, N> {
         let after_left = self.pos;
         let mark = self.nodes.len();
         let alternatives = [
-            (b"&&" as &[u8], Terminal::AndAnd, BoolOp::AndAnd, b"&" as &[u8], Terminal::And, BoolOp::And),
-            (b"||", Terminal::OrOr, BoolOp::OrOr, b"|", Terminal::Or, BoolOp::Or),
+            (
+                b"&&" as &[u8],
+                Terminal::AndAnd,
+                BoolOp::AndAnd,
+                b"&" as &[u8],
+                Terminal::And,
+                BoolOp::And,
+            ),
+            (
+                b"||",
+                Terminal::OrOr,
+                BoolOp::OrOr,
+                b"|",
+                Terminal::Or,
+                BoolOp::Or,
+            ),
         ];
         for (long, long_t, long_op, short, short_t, short_op) in alternatives {
             self.pos = after_left;
@@ -315,7 +333,11 @@ impl<'src, const N: usize> Parser<'src, N> {
         let neg = self.lit(b"-", Terminal::Minus);
         if self.star(is_digit, Terminal::Digit) > 0 {
             let text = self.text(start);
-            let magnitude = if neg { text.get(1..).unwrap_or("") } else { text };
+            let magnitude = if neg {
+                text.get(1..).unwrap_or("")
+            } else {
+                text
+            };
             let digits = magnitude.trim_start_matches('0');
             let small = if digits.len() <= 38 {
                 digits.bytes().try_fold(0i128, |acc, d| {
@@ -341,7 +363,10 @@ impl<'src, const N: usize> Parser<'src, N> {
     ///            / [a-zA-Z] [0-9a-zA-Z_]*`
     fn variable(&mut self) -> Option<Operand<'src>> {
         let start = self.pos;
-        for (q, t) in [(b"\"", Terminal::DoubleQuote), (b"'", Terminal::SingleQuote)] {
+        for (q, t) in [
+            (b"\"", Terminal::DoubleQuote),
+            (b"'", Terminal::SingleQuote),
+        ] {
             self.pos = start;
             if self.lit(q, t) && self.class(is_letter, Terminal::Letter) {
                 self.star(is_word, Terminal::WordChar);

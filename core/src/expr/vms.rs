@@ -320,20 +320,58 @@ mod tests {
     #[test]
     fn averages_like_oneflow() {
         let vms = [
-            Vm { running: true, user: &[("CPU", Lookup::Text("100"))], monitoring: Some(&[]) },
-            Vm { running: true, user: &[("CPU", Lookup::Text("100"))], monitoring: Some(&[]) },
-            Vm { running: true, user: &[("CPU", Lookup::Text("0"))], monitoring: Some(&[]) },
-            Vm { running: false, user: &[("CPU", Lookup::Text("7"))], monitoring: None },
-            Vm { running: true, user: &[("CPU", Lookup::Array)], monitoring: None },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("100"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("100"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("0"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: false,
+                user: &[("CPU", Lookup::Text("7"))],
+                monitoring: None,
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Array)],
+                monitoring: None,
+            },
         ];
         assert_eq!(average(vms.iter(), "CPU"), Ok(Some(66.67)));
-        assert_eq!(average(vms.iter(), "cpu"), Err(AvgError::NoSection { vm: 4, section: Section::Monitoring }));
+        assert_eq!(
+            average(vms.iter(), "cpu"),
+            Err(AvgError::NoSection {
+                vm: 4,
+                section: Section::Monitoring
+            })
+        );
         assert_eq!(average(vms.get(..3).unwrap().iter(), "MEM"), Ok(None));
-        let inf = [Vm { running: true, user: &[("A", Lookup::Text("1e400"))], monitoring: None }];
+        let inf = [Vm {
+            running: true,
+            user: &[("A", Lookup::Text("1e400"))],
+            monitoring: None,
+        }];
         assert_eq!(average(inf.iter(), "A"), Err(AvgError::Infinity));
         let nan = [
-            Vm { running: true, user: &[("A", Lookup::Number(f64::INFINITY))], monitoring: None },
-            Vm { running: true, user: &[("A", Lookup::Number(f64::NEG_INFINITY))], monitoring: None },
+            Vm {
+                running: true,
+                user: &[("A", Lookup::Number(f64::INFINITY))],
+                monitoring: None,
+            },
+            Vm {
+                running: true,
+                user: &[("A", Lookup::Number(f64::NEG_INFINITY))],
+                monitoring: None,
+            },
         ];
         assert_eq!(average(nan.iter(), "A"), Err(AvgError::NaN));
     }

@@ -237,24 +237,19 @@ pub struct LintRole<'a> {
     pub scheduled: &'a [LintScheduled],
 }
 
-/// Whether an expression parses; returns the 1-based column of the failure.
-pub trait ExpressionSyntax {
-    /// `None` when `expression` parses, else the column where it fails.
-    fn parse_error_column(&self, expression: &str) -> Option<usize>;
-}
-
 /// Lint settings.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LintOptions<'a> {
     /// FL_MIN_FIT_CLIENTS of the Flower app, when known.
     pub min_fit_clients: Option<i64>,
     /// Duration of one training round in seconds, when known.
     pub round_seconds: Option<i64>,
-    /// Attributes VMs publish besides [`KNOWN_ATTRIBUTES`] (upper case).
+    /// Attributes VMs publish besides [`KNOWN_ATTRIBUTES`] (any case).
     pub extra_attributes: &'a [&'a str],
-    /// The expression grammar, for STAMEN-L008.
-    pub syntax: Option<&'a dyn ExpressionSyntax>,
 }
+
+/// Nodes an expression may have for the syntax check.
+const EXPR_NODES: usize = 256;
 
 /// Attributes a role's VMs are known to have: stamen's FL attributes
 /// (SPEC §4) and what OpenNebula monitoring / the VM template provide.
@@ -345,10 +340,28 @@ fn reaction_seconds(p: &ElasticityPolicy<'_>) -> i64 {
 }
 
 /// Lints one role, calling `out` for every finding (in a stable order).
-pub fn lint_role(role_ref: RoleRef, role: &LintRole<'_>, opts: &LintOptions<'_>, out: &mut dyn FnMut(&Finding)) {
-    let at = |field| Location { role: role_ref, field };
-    let mut emit = |id: LintId, severity: Severity, field: FieldRef, msg: String<MESSAGE_CAPACITY>, fix: &'static str| {
-        out(&Finding { id, severity, location: at(field), message: msg, fix });
+pub fn lint_role(
+    role_ref: RoleRef,
+    role: &LintRole<'_>,
+    opts: &LintOptions<'_>,
+    out: &mut dyn FnMut(&Finding),
+) {
+    let at = |field| Location {
+        role: role_ref,
+        field,
+    };
+    let mut emit = |id: LintId,
+                    severity: Severity,
+                    field: FieldRef,
+                    msg: String<MESSAGE_CAPACITY>,
+                    fix: &'static str| {
+        out(&Finding {
+            id,
+            severity,
+            location: at(field),
+            message: msg,
+            fix,
+        });
     };
     let superlink = is_superlink(role.name);
     let has_policies = !role.elasticity.is_empty() || !role.scheduled.is_empty();
@@ -401,7 +414,11 @@ pub fn lint_role(role_ref: RoleRef, role: &LintRole<'_>, opts: &LintOptions<'_>,
         }
     } else if let Some(fit) = opts.min_fit_clients {
         if min < fit && (has_policies || role.min_vms.is_some()) {
-            let field = if role.min_vms.is_some() { FieldRef::RoleKey("min_vms") } else { FieldRef::Role };
+            let field = if role.min_vms.is_some() {
+                FieldRef::RoleKey("min_vms")
+            } else {
+                FieldRef::Role
+            };
             emit(
                 LintId::MinBelowFitClients,
                 Severity::Error,
@@ -418,8 +435,13 @@ pub fn lint_role(role_ref: RoleRef, role: &LintRole<'_>, opts: &LintOptions<'_>,
         .iter()
         .map(|p| p.adjustment)
         .chain(role.scheduled.iter().filter_map(|s| s.adjustment))
-        .any(|a| matches!(a.kind, AdjustmentType::Change | AdjustmentType::PercentageChange) && a.adjust > 0);
-    if role.max_vms.is_none() && scales_up {
+        .any(|a| {
+            matches!(
+                a.kind,
+                AdjustmentType::Change | AdjustmentType::PercentageChange
+            ) && a.adjust > 0
+        });
+    if role.max_vms.is_none() && scales_up && !superlink {
         emit(
             LintId::MissingMaxVms,
             Severity::Warning,
@@ -434,7 +456,12 @@ pub fn lint_role(role_ref: RoleRef, role: &LintRole<'_>, opts: &LintOptions<'_>,
     // Policies.
     let role_cooldown = role.cooldown.unwrap_or(DEFAULT_COOLDOWN);
     for (i, p) in role.elasticity.iter().enumerate() {
-        adjustment_checks(role, &p.adjustment, FieldRef::Elasticity(i, None), &mut emit);
+        adjustment_checks(
+            role,
+            &p.adjustment,
+            FieldRef::Elasticity(i, None),
+            &mut emit,
+        );
         match p.expression.filter(|e| !e.is_empty()) {
             None => emit(
                 LintId::EmptyExpression,
@@ -505,7 +532,9 @@ pub fn lint_role(role_ref: RoleRef, role: &LintRole<'_>, opts: &LintOptions<'_>,
                 LintId::InertSchedule,
                 Severity::Error,
                 FieldRef::Scheduled(i, Some("adjust")),
-                message(format_args!("no adjust: OneFlow ignores this scheduled policy")),
+                message(format_args!(
+                    "no adjust: OneFlow ignores this scheduled policy"
+                )),
                 "set adjust",
             ),
             Some(adj) => adjustment_checks(role, &adj, FieldRef::Scheduled(i, None), &mut emit),
@@ -552,14 +581,18 @@ fn adjustment_checks(
             LintId::BadType,
             Severity::Error,
             key("type"),
-            message(format_args!("no type: OneFlow crashes (nil.upcase) when this policy fires")),
+            message(format_args!(
+                "no type: OneFlow crashes (nil.upcase) when this policy fires"
+            )),
             "set type to CHANGE, CARDINALITY or PERCENTAGE_CHANGE",
         ),
         AdjustmentType::Unknown => emit(
             LintId::BadType,
             Severity::Error,
             key("type"),
-            message(format_args!("unknown type: OneFlow logs an error and never changes the cardinality")),
+            message(format_args!(
+                "unknown type: OneFlow logs an error and never changes the cardinality"
+            )),
             "set type to CHANGE, CARDINALITY or PERCENTAGE_CHANGE",
         ),
         _ => {}
@@ -620,7 +653,10 @@ fn next_token<'s>(s: &'s str, pos: &mut usize) -> Option<(usize, Tok<'s>)> {
     let c = *b.get(start)?;
     let tok = match c {
         b'a'..=b'z' | b'A'..=b'Z' => {
-            while b.get(*pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            while b
+                .get(*pos)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            {
                 *pos += 1;
             }
             return Some((start, Tok::Name(s.get(start..*pos).unwrap_or(""))));
@@ -637,15 +673,26 @@ fn next_token<'s>(s: &'s str, pos: &mut usize) -> Option<(usize, Tok<'s>)> {
             return Some((start, Tok::Quoted(inner)));
         }
         b'&' => {
-            *pos += if b.get(start + 1) == Some(&b'&') { 2 } else { 1 };
+            *pos += if b.get(start + 1) == Some(&b'&') {
+                2
+            } else {
+                1
+            };
             return Some((start, Tok::And));
         }
         b'|' => {
-            *pos += if b.get(start + 1) == Some(&b'|') { 2 } else { 1 };
+            *pos += if b.get(start + 1) == Some(&b'|') {
+                2
+            } else {
+                1
+            };
             return Some((start, Tok::Or));
         }
         b'0'..=b'9' => {
-            while b.get(*pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.') {
+            while b
+                .get(*pos)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
+            {
                 *pos += 1;
             }
             return Some((start, Tok::Other));
@@ -655,7 +702,10 @@ fn next_token<'s>(s: &'s str, pos: &mut usize) -> Option<(usize, Tok<'s>)> {
         _ => Tok::Other,
     };
     // Advance one whole character.
-    *pos += s.get(start..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+    *pos += s
+        .get(start..)
+        .and_then(|r| r.chars().next())
+        .map_or(1, char::len_utf8);
     Some((start, tok))
 }
 
@@ -671,12 +721,14 @@ fn expression_checks(
     emit: &mut impl FnMut(LintId, Severity, FieldRef, String<MESSAGE_CAPACITY>, &'static str),
 ) {
     let field = FieldRef::Elasticity(i, Some("expression"));
-    if let Some(col) = opts.syntax.and_then(|s| s.parse_error_column(expr)) {
+    if let Err(crate::expr::ParseError::Syntax(e)) =
+        crate::expr::Expr::<'_, EXPR_NODES>::parse(expr)
+    {
         emit(
             LintId::ParseError,
             Severity::Error,
             field,
-            message(format_args!("expression does not parse (column {col}); OneFlow treats it as false")),
+            message(format_args!("does not parse, OneFlow treats it as false: {e}")),
             "fix the syntax: NAME OP NUMBER joined by &&, ||, ! and parentheses (spaces only, no tabs)",
         );
     }
