@@ -3,7 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cmd_gate;
-pub mod gate;
 pub mod cmd_policy;
+pub mod gate;
 pub mod policydoc;
 pub mod policyeval;

@@ -52,7 +52,8 @@ impl VmView for View<'_> {
 
 /// Evaluates `expression` over `vms` like OneFlow: a syntax error is `false`
 /// with Treetop's message as the trace; an average OneFlow cannot compute is
-/// the Ruby exception OneFlow would raise.
+/// the Ruby exception OneFlow would raise; an expression or trace too large
+/// for the fixed capacities is [`EvalError::Capacity`].
 pub fn evaluate<const T: usize>(
     expression: &str,
     vms: &[&Vm],
@@ -62,10 +63,12 @@ pub fn evaluate<const T: usize>(
     let expr: Expr<'_, NODES> = match Expr::parse(expression) {
         Ok(e) => e,
         Err(ParseError::Empty) => return Ok(false),
-        Err(e) => {
-            write!(trace, "{e}").map_err(|_| EvalError::TraceCapacity)?;
+        Err(ParseError::Syntax(e)) => {
+            write!(trace, "{}", e.oneflow_trace()).map_err(|_| EvalError::Capacity)?;
             return Ok(false);
         }
+        // Valid for OneFlow but beyond this evaluator's fixed capacities.
+        Err(_) => return Err(EvalError::Capacity),
     };
     let views: Vec<View<'_>> = vms.iter().map(|v| View(v)).collect();
     let mut resolver = VmResolver::new(&views);
@@ -75,6 +78,6 @@ pub fn evaluate<const T: usize>(
             class: e.ruby_class(),
             message: e.ruby_message(),
         })),
-        Err(_) => Err(EvalError::TraceCapacity),
+        Err(_) => Err(EvalError::Capacity),
     }
 }
