@@ -490,4 +490,13 @@ fn bad_service_files_are_reported_with_location() {
         e.starts_with("roles[0].vm_template.user_template.A: null"),
         "{e}"
     );
+    let e = ServiceSpec::parse(
+        r#"{"name":"x","roles":[{"name":"a","cardinality":1,
+            "elasticity_policies":[{"type":"CHANGE","adjust":true,"expression":"A > 1"}]}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("roles[0].elasticity_policies[0].adjust: "),
+        "{e}"
+    );
 }

@@ -4,18 +4,18 @@
 //! OneFlow keeps each policy's runtime keys (`last_eval`, `true_evals`,
 //! `expression_evaluated`) and the role's `cooldown` in the role document
 //! between passes; this adapter keeps them per role, rebuilds the core
-//! engine from the service file's policies on every pass, and stores the
-//! updated keys back. Policy numbers are read with Ruby's `to_i`, as OneFlow
-//! does.
+//! engine from the service file's policies on every pass (read with
+//! [`crate::policydoc`]: Ruby's `to_i` for numbers, as OneFlow does), and
+//! stores the updated keys back.
 
 use super::autoscale::{Autoscaler, Decision, PolicyKeys, PolicyKind, RoleInput};
 use super::model::Vm;
+use crate::policydoc::{elasticity_doc, scheduled_doc, ElasticityDoc, ScheduledDoc};
 use serde_json::Value;
 use stamen_core::policy::engine::{ElasticityState, ScheduledState, Trace};
-use stamen_core::policy::ruby::{float_to_i, str_to_i};
 use stamen_core::policy::{
-    Adjustment, AdjustmentType, Bounds, ElasticityPolicy, EvalError, Evaluator, Inert, Schedule,
-    ScheduledPolicy, DEFAULT_COOLDOWN,
+    Bounds, ElasticityPolicy, EvalError, Evaluator, Inert, Schedule, ScheduledPolicy,
+    DEFAULT_COOLDOWN,
 };
 use std::collections::BTreeMap;
 
@@ -53,84 +53,26 @@ impl OneFlowEngine {
     }
 }
 
-/// Ruby's `to_i` on a JSON value: integers as they are, floats truncated,
-/// strings by their leading integer, anything else 0.
-pub fn json_to_i(v: Option<&Value>) -> i64 {
-    match v {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().and_then(float_to_i))
-            .unwrap_or(0),
-        Some(Value::String(s)) => str_to_i(s),
-        _ => 0,
-    }
-}
-
-fn json_str(v: Option<&Value>) -> Option<String> {
-    match v {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn adjustment(p: &Value) -> Adjustment {
-    Adjustment {
-        kind: AdjustmentType::from_name(p.get("type").and_then(Value::as_str)),
-        adjust: json_to_i(p.get("adjust")),
-        min_adjust_step: json_to_i(p.get("min_adjust_step")),
-    }
-}
-
-fn cooldown_of(p: &Value) -> Option<i64> {
-    match p.get("cooldown") {
-        None | Some(Value::Null) => None,
-        c => Some(json_to_i(c)),
-    }
-}
-
-/// Reads an elasticity policy of the service file.
-pub fn elasticity_policy(p: &Value) -> ElasticityPolicy<'_> {
-    ElasticityPolicy {
-        expression: p.get("expression").and_then(Value::as_str),
-        adjustment: adjustment(p),
-        period: json_to_i(p.get("period")),
-        period_number: json_to_i(p.get("period_number")),
-        cooldown: cooldown_of(p),
-    }
-}
-
-/// Reads a scheduled policy of the service file. A `start_time` in a date
-/// format OneFlow's `Time.parse` might read differently is an error.
-pub fn scheduled_policy(p: &Value) -> Result<ScheduledPolicy, String> {
-    let start = json_str(p.get("start_time"));
-    let rec = json_str(p.get("recurrence"));
-    let schedule = Schedule::from_fields(start.as_deref(), rec.as_deref())
-        .map_err(|e| format!("start_time {:?}: {e}", start.unwrap_or_default()))?;
-    Ok(ScheduledPolicy {
-        adjustment: p.get("adjust").map(|_| adjustment(p)),
-        schedule,
-        cooldown: cooldown_of(p),
-    })
-}
-
-/// Checks the policies of a role the way the engine will read them.
-pub fn check_policies(elasticity: &[Value], scheduled: &[Value]) -> Result<(), String> {
+/// Checks a role's policies the way the engine reads them (with
+/// [`crate::policydoc`], the project's one reading of OneFlow documents:
+/// Ruby `to_i` numbers, values OneFlow would crash on are errors).
+/// `path` prefixes error locations, e.g. `roles[1]`.
+pub fn check_policies(elasticity: &[Value], scheduled: &[Value], path: &str) -> Result<(), String> {
     if elasticity.len() > MAX_POLICIES || scheduled.len() > MAX_POLICIES {
         return Err(format!(
-            "at most {MAX_POLICIES} policies of each kind per role"
+            "{path}: at most {MAX_POLICIES} policies of each kind per role"
         ));
     }
     for (i, p) in elasticity.iter().enumerate() {
-        if !p.is_object() {
-            return Err(format!("elasticity_policies[{i}]: expected an object"));
-        }
+        elasticity_doc(p, &format!("{path}.elasticity_policies[{i}]"))
+            .map_err(|e| e.to_string())?;
     }
     for (i, p) in scheduled.iter().enumerate() {
-        if !p.is_object() {
-            return Err(format!("scheduled_policies[{i}]: expected an object"));
+        let at = format!("{path}.scheduled_policies[{i}]");
+        let d = scheduled_doc(p, &at).map_err(|e| e.to_string())?;
+        if let Err(e) = d.schedule {
+            return Err(format!("{at}.start_time: {e}"));
         }
-        scheduled_policy(p).map_err(|e| format!("scheduled_policies[{i}]: {e}"))?;
     }
     Ok(())
 }
@@ -164,31 +106,55 @@ impl Autoscaler for OneFlowEngine {
             min_vms: Some(i64::from(role.min_vms)),
             max_vms: role.max_vms.map(i64::from),
         };
+        let mut notes = Vec::new();
+        let docs = role
+            .elasticity_policies
+            .iter()
+            .map(|p| elasticity_doc(p, "elasticity_policies"))
+            .collect::<Result<Vec<ElasticityDoc>, _>>()
+            .and_then(|e| {
+                role.scheduled_policies
+                    .iter()
+                    .map(|p| scheduled_doc(p, "scheduled_policies"))
+                    .collect::<Result<Vec<ScheduledDoc>, _>>()
+                    .map(|s| (e, s))
+            });
+        let (el_docs, sc_docs) = match docs {
+            Ok(d) => d,
+            Err(e) => {
+                return Decision {
+                    traces: vec![format!("policies not evaluated: {e}")],
+                    ..Decision::default()
+                }
+            }
+        };
         let role_cooldown = i64::try_from(role.cooldown).unwrap_or(i64::MAX);
         let mut a = CoreAutoscaler::new(bounds, Some(role_cooldown), DEFAULT_COOLDOWN);
-        let mut notes = Vec::new();
-        for (p, st) in role.elasticity_policies.iter().zip(&rt.elasticity) {
-            if a.add_elasticity(elasticity_policy(p), st.clone()).is_err() {
+        for (d, st) in el_docs.iter().zip(&rt.elasticity) {
+            let policy = ElasticityPolicy {
+                expression: d.expression.as_deref(),
+                adjustment: d.adjustment,
+                period: d.period,
+                period_number: d.period_number,
+                cooldown: d.cooldown,
+            };
+            if a.add_elasticity(policy, st.clone()).is_err() {
                 notes.push(format!(
                     "more than {MAX_POLICIES} elasticity policies: the rest are ignored"
                 ));
                 break;
             }
         }
-        for (i, (p, st)) in role
-            .scheduled_policies
-            .iter()
-            .zip(&rt.scheduled)
-            .enumerate()
-        {
-            let policy = scheduled_policy(p).unwrap_or_else(|e| {
+        for (i, (d, st)) in sc_docs.iter().zip(&rt.scheduled).enumerate() {
+            let schedule = d.schedule.unwrap_or_else(|e| {
                 notes.push(format!("scheduled_policies[{i}] never fires: {e}"));
-                ScheduledPolicy {
-                    adjustment: None,
-                    schedule: Schedule::Never(Inert::NoSchedule),
-                    cooldown: None,
-                }
+                Schedule::Never(Inert::NoSchedule)
             });
+            let policy = ScheduledPolicy {
+                adjustment: d.adjustment,
+                schedule,
+                cooldown: d.cooldown,
+            };
             if a.add_scheduled(policy, *st).is_err() {
                 notes.push(format!(
                     "more than {MAX_POLICIES} scheduled policies: the rest are ignored"

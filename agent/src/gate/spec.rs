@@ -280,8 +280,7 @@ impl ServiceSpec {
                     r.cardinality
                 ));
             }
-            super::oneflow::check_policies(&r.elasticity_policies, &r.scheduled_policies)
-                .map_err(|e| format!("{p}.{e}"))?;
+            super::oneflow::check_policies(&r.elasticity_policies, &r.scheduled_policies, &p)?;
             let vt = r.vm_template.unwrap_or(RawVmTemplate {
                 context: BTreeMap::new(),
                 user_template: None,
