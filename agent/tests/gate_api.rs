@@ -500,3 +500,47 @@ fn bad_service_files_are_reported_with_location() {
         "{e}"
     );
 }
+
+#[test]
+fn scaling_past_the_network_size_is_refused_whole() {
+    let spec = ServiceSpec::parse(
+        r#"{"name":"n","roles":[{"name":"w","cardinality":1,"max_vms":5,"vm_template":{"nics":["tiny"]}}],
+            "networks":[{"id":0,"name":"tiny","ip_start":"10.0.0.1","size":2}]}"#,
+    )
+    .unwrap();
+    let dir = temp_dir("gate-api-netfull");
+    let (g, logs) = start(spec, &dir, NOW);
+    let vm = g.snapshot().roles[0].nodes[0];
+    let r = as_vm(
+        &g,
+        &dir,
+        vm,
+        "PUT",
+        "/service/role/w",
+        JSON,
+        br#"{"cardinality":3}"#,
+    );
+    assert_eq!(r.status, 400);
+    let s = g.snapshot();
+    assert_eq!(
+        (s.roles[0].cardinality, s.vms.len(), s.service_state),
+        (1, 1, 2)
+    );
+    assert!(logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("network \"tiny\" has 1 free addresses, 2 needed")));
+    let r = as_vm(
+        &g,
+        &dir,
+        vm,
+        "PUT",
+        "/service/role/w",
+        JSON,
+        br#"{"cardinality":2}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(g.snapshot().vms.len(), 2);
+    g.stop();
+}
