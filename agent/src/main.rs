@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
+    Expr(stamen_agent::cmd_expr::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+    }
 }

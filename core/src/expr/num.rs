@@ -68,7 +68,11 @@ fn int_float(a: &IntLit<'_>, f: f64) -> Option<Ordering> {
     // |a| ≥ 10^38 > 2^126.
     let f_neg = f < 0.0;
     if a.neg != f_neg || f.abs() < 1e38 {
-        return Some(if a.neg { Ordering::Less } else { Ordering::Greater });
+        return Some(if a.neg {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        });
     }
     // Same sign, |f| ≥ 1e38 is an integer: compare exact decimal expansions.
     let mut buf = StackBuf::<320>::new();
@@ -123,19 +127,55 @@ mod tests {
                 1e60,
                 Some(Greater),
             ),
-            ("170141183460469231731687303715884105728", TWO_127, Some(Equal)),
-            ("170141183460469231731687303715884105727", TWO_127, Some(Less)),
-            ("-170141183460469231731687303715884105728", -TWO_127, Some(Equal)),
-            ("-170141183460469231731687303715884105729", -TWO_127, Some(Less)),
-            ("99999999999999999999999999999999999999", 1e38, Some(Greater)),
-            ("100000000000000000000000000000000000000", 1e38, Some(Greater)),
+            (
+                "170141183460469231731687303715884105728",
+                TWO_127,
+                Some(Equal),
+            ),
+            (
+                "170141183460469231731687303715884105727",
+                TWO_127,
+                Some(Less),
+            ),
+            (
+                "-170141183460469231731687303715884105728",
+                -TWO_127,
+                Some(Equal),
+            ),
+            (
+                "-170141183460469231731687303715884105729",
+                -TWO_127,
+                Some(Less),
+            ),
+            (
+                "99999999999999999999999999999999999999",
+                1e38,
+                Some(Greater),
+            ),
+            (
+                "100000000000000000000000000000000000000",
+                1e38,
+                Some(Greater),
+            ),
             ("99999999999999997748809823456034029568", 1e38, Some(Equal)),
-            ("-1000000000000000000000000000000000000000000", 1e3, Some(Less)),
-            ("1000000000000000000000000000000000000000000", -1e300, Some(Greater)),
+            (
+                "-1000000000000000000000000000000000000000000",
+                1e3,
+                Some(Less),
+            ),
+            (
+                "1000000000000000000000000000000000000000000",
+                -1e300,
+                Some(Greater),
+            ),
         ];
         for &(a, f, want) in cases {
             let lit = int(a);
-            assert_eq!(compare(Value::Int(&lit), Value::Float(f)), want, "{a} vs {f:e}");
+            assert_eq!(
+                compare(Value::Int(&lit), Value::Float(f)),
+                want,
+                "{a} vs {f:e}"
+            );
             assert_eq!(
                 compare(Value::Float(f), Value::Int(&lit)),
                 want.map(Ordering::reverse),

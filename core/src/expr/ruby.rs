@@ -134,7 +134,12 @@ pub fn write_ruby_float<W: Write + ?Sized>(w: &mut W, x: f64) -> fmt::Result {
         w.write_char('.')?;
         w.write_str(if b.is_empty() { "0" } else { b })?;
         let e = decpt - 1;
-        write!(w, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.unsigned_abs())
+        write!(
+            w,
+            "e{}{:02}",
+            if e < 0 { '-' } else { '+' },
+            e.unsigned_abs()
+        )
     }
 }
 
@@ -234,7 +239,7 @@ pub fn bytes_to_f(s: &[u8]) -> f64 {
         put(&mut buf, &mut n, prev);
         p += 1;
     }
-    let is_digit = |c: u8, base: u32| (c as char).to_digit(base).is_some();
+    let is_digit = |c: u8, base: u32| (c as char).is_digit(base);
     while at(p) != 0 {
         if at(p) == b'_' {
             if n == 0 || !is_digit(prev, base) {
@@ -498,7 +503,11 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
         }
         i += 1;
         // CRuby's strchr also "finds" the terminating NUL (digit value 0).
-        first = if i >= s.len() { Some(0) } else { hex_val(at(i)) };
+        first = if i >= s.len() {
+            Some(0)
+        } else {
+            hex_val(at(i))
+        };
     }
     if let Some(mut v) = first {
         loop {

@@ -253,7 +253,7 @@ pub fn round2(avg: f64) -> Result<f64, AvgError> {
 /// C's `round`: to the nearest integer, halves away from zero.
 fn round_half_away(x: f64) -> f64 {
     // 2^52: from here on every f64 is an integer.
-    if !(x.abs() < 4_503_599_627_370_496.0) {
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
         return x;
     }
     let t = (x as i64) as f64;
@@ -320,20 +320,58 @@ mod tests {
     #[test]
     fn averages_like_oneflow() {
         let vms = [
-            Vm { running: true, user: &[("CPU", Lookup::Text("100"))], monitoring: Some(&[]) },
-            Vm { running: true, user: &[("CPU", Lookup::Text("100"))], monitoring: Some(&[]) },
-            Vm { running: true, user: &[("CPU", Lookup::Text("0"))], monitoring: Some(&[]) },
-            Vm { running: false, user: &[("CPU", Lookup::Text("7"))], monitoring: None },
-            Vm { running: true, user: &[("CPU", Lookup::Array)], monitoring: None },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("100"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("100"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Text("0"))],
+                monitoring: Some(&[]),
+            },
+            Vm {
+                running: false,
+                user: &[("CPU", Lookup::Text("7"))],
+                monitoring: None,
+            },
+            Vm {
+                running: true,
+                user: &[("CPU", Lookup::Array)],
+                monitoring: None,
+            },
         ];
         assert_eq!(average(vms.iter(), "CPU"), Ok(Some(66.67)));
-        assert_eq!(average(vms.iter(), "cpu"), Err(AvgError::NoSection { vm: 4, section: Section::Monitoring }));
+        assert_eq!(
+            average(vms.iter(), "cpu"),
+            Err(AvgError::NoSection {
+                vm: 4,
+                section: Section::Monitoring
+            })
+        );
         assert_eq!(average(vms.get(..3).unwrap().iter(), "MEM"), Ok(None));
-        let inf = [Vm { running: true, user: &[("A", Lookup::Text("1e400"))], monitoring: None }];
+        let inf = [Vm {
+            running: true,
+            user: &[("A", Lookup::Text("1e400"))],
+            monitoring: None,
+        }];
         assert_eq!(average(inf.iter(), "A"), Err(AvgError::Infinity));
         let nan = [
-            Vm { running: true, user: &[("A", Lookup::Number(f64::INFINITY))], monitoring: None },
-            Vm { running: true, user: &[("A", Lookup::Number(f64::NEG_INFINITY))], monitoring: None },
+            Vm {
+                running: true,
+                user: &[("A", Lookup::Number(f64::INFINITY))],
+                monitoring: None,
+            },
+            Vm {
+                running: true,
+                user: &[("A", Lookup::Number(f64::NEG_INFINITY))],
+                monitoring: None,
+            },
         ];
         assert_eq!(average(nan.iter(), "A"), Err(AvgError::NaN));
     }
