@@ -2,8 +2,10 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_expr;
 pub mod cmd_gate;
 pub mod cmd_policy;
 pub mod gate;
 pub mod policydoc;
 pub mod policyeval;
+pub mod vmdoc;

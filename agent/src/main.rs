@@ -18,6 +18,8 @@ struct Cli {
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
+    Expr(stamen_agent::cmd_expr::Args),
     /// Local OneGate + OneFlow emulator.
     Gate(stamen_agent::cmd_gate::Args),
     /// Replay and lint OneFlow elasticity policies.
@@ -27,6 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Expr(args) => stamen_agent::cmd_expr::run(args),
         Command::Gate(a) => stamen_agent::cmd_gate::run(a),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
     }

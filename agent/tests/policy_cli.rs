@@ -177,3 +177,148 @@ fn policy_evaluator_matches_expression_vectors() {
         mismatches.join("\n")
     );
 }
+
+fn example(name: &str) -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/policies/").to_string() + name
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("stamen-policy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    path
+}
+
+#[test]
+fn lint_exit_codes_and_json() {
+    let good = example("flower-service.json");
+    let (code, out, err) = stamen(&[
+        "policy",
+        "lint",
+        &good,
+        "--min-fit-clients",
+        "2",
+        "--round-seconds",
+        "120",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no findings"));
+
+    let bad = example("flower-service-antipatterns.json");
+    let (code, out, _) = stamen(&[
+        "policy",
+        "lint",
+        &bad,
+        "--min-fit-clients",
+        "2",
+        "--round-seconds",
+        "120",
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or(Value::Null);
+    let findings = v
+        .get("findings")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ids: Vec<&str> = findings
+        .iter()
+        .filter_map(|f| f.get("id").and_then(Value::as_str))
+        .collect();
+    for id in [
+        "STAMEN-L001",
+        "STAMEN-L002",
+        "STAMEN-L003",
+        "STAMEN-L004",
+        "STAMEN-L005",
+        "STAMEN-L006",
+        "STAMEN-L007",
+        "STAMEN-L008",
+        "STAMEN-L009",
+        "STAMEN-L015",
+        "STAMEN-L016",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    assert!(findings.iter().all(|f| f
+        .get("path")
+        .and_then(Value::as_str)
+        .is_some_and(|p| p.starts_with("$.roles["))
+        && f.get("fix")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())));
+
+    // Warnings only: exit 1. A single role: paths from `$`.
+    let role = temp_file(
+        "warn.json",
+        r#"{"cardinality": 2, "min_vms": 2, "elasticity_policies": [{"type": "CHANGE", "adjust": 1, "expression": "CPU > 80"}]}"#,
+    );
+    let (code, out, _) = stamen(&["policy", "lint", role.to_str().unwrap_or("")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("warning STAMEN-L007 $:"), "{out}");
+
+    // Unreadable field types are an error with their path.
+    let broken = temp_file("broken.json", r#"{"roles": [{"cardinality": true}]}"#);
+    let (code, out, _) = stamen(&["policy", "lint", broken.to_str().unwrap_or("")]);
+    assert_eq!(code, 2);
+    assert!(out.contains("$.roles[0].cardinality"), "{out}");
+}
+
+#[test]
+fn trace_replay_explains_each_step() {
+    let (code, out, err) = stamen(&[
+        "policy",
+        "simulate",
+        &example("supernode-role.json"),
+        "--trace",
+        &example("supernode-metrics.csv"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("t=0  FL_TRAINING_ACTIVE=1  CPU=87.5  (2 VMs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FL_TRAINING_ACTIVE[1.0] > 0.5 && CPU[87.5] > 80  true_evals 1/2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("=> policy[0] triggered: +1 -> cardinality 3 (cooldown 120 s)"),
+        "{out}"
+    );
+    assert!(out.contains("cooldown until t="), "{out}");
+    assert!(
+        out.contains("=> policy[1] triggered: -1 -> cardinality 2 (cooldown 240 s)"),
+        "{out}"
+    );
+
+    let csv = temp_file("bad.csv", "t,CPU\n0,1\nx,2\n");
+    let (code, _, err) = stamen(&[
+        "policy",
+        "simulate",
+        &example("supernode-role.json"),
+        "--trace",
+        csv.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad.csv:3:1: t must be whole seconds"),
+        "{err}"
+    );
+}
+
+#[test]
+fn batch_reports_malformed_cases() {
+    let cases = temp_file("cases.jsonl", "{\"id\":\"x\",\"kind\":\"other\"}\n");
+    let (code, out, err) = stamen(&[
+        "policy",
+        "simulate",
+        "--batch",
+        cases.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("cases.jsonl:1: $.kind"), "{err}");
+}

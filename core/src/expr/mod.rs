@@ -391,6 +391,7 @@ pub struct SyntaxError<'src> {
     after_from: usize,
     expected: [Terminal; MAX_EXPECTED],
     n_expected: u8,
+    several: bool,
 }
 
 impl<'src> SyntaxError<'src> {
@@ -445,7 +446,7 @@ impl fmt::Display for SyntaxError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Expected ")?;
         let expected = self.expected();
-        if expected.len() == 1 {
+        if !self.several {
             for t in expected {
                 f.write_str(t.expected_string())?;
             }

@@ -9,6 +9,16 @@
 //! report lists each terminal once), so this parser only has to avoid the
 //! exponential re-parsing: `logic_cond` is parsed once and shared by the three
 //! alternatives that start with it.
+//!
+//! One detail depends on duplicates: Treetop writes `Expected one of X` rather
+//! than `Expected X` when its raw list has several entries, even if they are
+//! all the same terminal (`-A` fails on `[0-9]` in both alternatives of
+//! `number`, which are terminals and not memoized). The only duplicates that
+//! memoization suppresses and this parser does not are `' '` failures (from
+//! `space` called again at the same index), and those can only matter when
+//! `' '` is the sole expected terminal — which never happens, since every
+//! `space` is followed by another terminal at the same index. So counting
+//! every recorded failure gives Treetop's decision.
 
 use super::ruby::str_to_f;
 use super::{
@@ -23,6 +33,9 @@ struct Parser<'src, const N: usize> {
     max_fail: usize,
     expected: [Terminal; MAX_EXPECTED],
     n_expected: usize,
+    /// Failures recorded at `max_fail`, duplicates included (Treetop says
+    /// "one of" whenever its raw list has more than one entry).
+    n_raw: usize,
     nodes: heapless::Vec<Node<'src>, N>,
     depth: usize,
     too_complex: bool,
@@ -42,6 +55,7 @@ pub(super) fn parse<'src, const N: usize>(
         max_fail: 0,
         expected: [Terminal::Space; MAX_EXPECTED],
         n_expected: 0,
+        n_raw: 0,
         nodes: heapless::Vec::new(),
         depth: 0,
         too_complex: false,
@@ -78,6 +92,7 @@ pub(super) fn parse<'src, const N: usize>(
                 after_from,
                 expected,
                 n_expected: p.n_expected as u8,
+                several: p.n_raw > 1,
             }))
         }
     }
@@ -104,7 +119,9 @@ impl<'src, const N: usize> Parser<'src, N> {
         if self.pos > self.max_fail {
             self.max_fail = self.pos;
             self.n_expected = 0;
+            self.n_raw = 0;
         }
+        self.n_raw = self.n_raw.saturating_add(1);
         let seen = self.expected.get(..self.n_expected).unwrap_or(&[]);
         if !seen.contains(&t) {
             if let Some(slot) = self.expected.get_mut(self.n_expected) {

@@ -239,7 +239,7 @@ pub fn bytes_to_f(s: &[u8]) -> f64 {
         put(&mut buf, &mut n, prev);
         p += 1;
     }
-    let is_digit = |c: u8, base: u32| (c as char).to_digit(base).is_some();
+    let is_digit = |c: u8, base: u32| (c as char).is_digit(base);
     while at(p) != 0 {
         if at(p) == b'_' {
             if n == 0 || !is_digit(prev, base) {

@@ -253,7 +253,7 @@ pub fn round2(avg: f64) -> Result<f64, AvgError> {
 /// C's `round`: to the nearest integer, halves away from zero.
 fn round_half_away(x: f64) -> f64 {
     // 2^52: from here on every f64 is an integer.
-    if !(x.abs() < 4_503_599_627_370_496.0) {
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
         return x;
     }
     let t = (x as i64) as f64;

@@ -27,6 +27,9 @@ pub enum Inert {
     NoSchedule,
     /// `start_time` is ISO-8601 but out of range (Ruby `ArgumentError`).
     StartTimeOutOfRange,
+    /// `start_time` is only whitespace (Ruby `Time.parse`: "no time
+    /// information", an `ArgumentError`).
+    StartTimeBlank,
     /// `recurrence` does not parse (see [`CronError`]).
     Cron(CronError),
 }
@@ -36,6 +39,7 @@ impl fmt::Display for Inert {
         match self {
             Inert::NoSchedule => f.write_str("neither start_time nor recurrence is set"),
             Inert::StartTimeOutOfRange => TimeError::OutOfRange.fmt(f),
+            Inert::StartTimeBlank => f.write_str("start_time is blank (OneFlow ignores the policy)"),
             Inert::Cron(e) => write!(f, "recurrence: {e}"),
         }
     }
@@ -58,6 +62,9 @@ impl Schedule {
                 .any(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()));
             if digits_line {
                 return Ok(Schedule::At(str_to_i(s)));
+            }
+            if s.bytes().all(|b| b.is_ascii_whitespace()) {
+                return Ok(Schedule::Never(Inert::StartTimeBlank));
             }
             return match parse_iso8601(s) {
                 Ok(t) => Ok(Schedule::At(t)),
