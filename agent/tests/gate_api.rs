@@ -544,3 +544,30 @@ fn scaling_past_the_network_size_is_refused_whole() {
     assert_eq!(g.snapshot().vms.len(), 2);
     g.stop();
 }
+
+#[test]
+fn concurrent_clients_are_all_served() {
+    let dir = temp_dir("gate-api-concurrent");
+    let (g, _l) = start(reference_spec(), &dir, NOW);
+    std::thread::scope(|s| {
+        for t in 0..8u32 {
+            let (g, dir) = (&g, &dir);
+            s.spawn(move || {
+                let vm = if t % 2 == 0 { 42 } else { 43 };
+                for i in 0..25 {
+                    let data = format!("T{t}={i}");
+                    let r = as_vm(g, dir, vm, "PUT", "/vm", FORM, &form(&data, 1));
+                    assert_eq!(r.status, 200);
+                    let r = as_vm(g, dir, vm, "GET", "/service", None, b"");
+                    assert_eq!(r.status, 200);
+                }
+            });
+        }
+    });
+    let s = g.snapshot();
+    for t in 0..8u32 {
+        let vm = if t % 2 == 0 { 42 } else { 43 };
+        assert_eq!(s.vms[&vm].user_template[&format!("T{t}")], "24");
+    }
+    g.stop();
+}
