@@ -268,6 +268,9 @@ fn unknown_routes_and_oversized_bodies() {
             "{m} {p}"
         );
     }
+    // HEAD works on GET routes, without a body.
+    let r = as_vm(&g, &dir, 42, "HEAD", "/vm", None, b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
     // Unknown routes answer 400 even without credentials (checked first).
     assert_eq!(send(g.addr(), "GET", "/nope", &[], b"").status, 400);
     let big = vec![b'a'; 70 * 1024];
