@@ -574,3 +574,23 @@ fn concurrent_clients_are_all_served() {
     }
     g.stop();
 }
+
+#[test]
+fn a_vm_claiming_another_service_gets_404() {
+    // A pinned VM whose USER_TEMPLATE names a service the gate does not run.
+    let spec = ServiceSpec::parse(
+        r#"{"name":"s","id":5,"roles":[{"name":"r","cardinality":2,
+            "vms":[{"id":10,"user_template":{"SERVICE_ID":"99"}},{"id":11,"user_template":{"SERVICE_ID":""}}]}]}"#,
+    )
+    .unwrap();
+    let dir = temp_dir("gate-api-404");
+    let (g, _l) = start(spec, &dir, NOW);
+    let r = as_vm(&g, &dir, 10, "GET", "/service", None, b"");
+    assert_eq!((r.status, r.text().as_str()), (404, "Service 99 not found"));
+    let r = as_vm(&g, &dir, 11, "GET", "/service", None, b"");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Empty or invalid SERVICE_ID")
+    );
+    g.stop();
+}
