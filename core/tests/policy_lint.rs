@@ -311,3 +311,42 @@ fn single_role_paths_start_at_the_root() {
     });
     assert_eq!(out, ["$.elasticity_policies[0].expression"]);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn lint_never_panics(
+            expr in "\\PC{0,60}",
+            name in prop::option::of("(superlink|supernode|\\PC{0,8})"),
+            card in any::<i64>(), min in prop::option::of(any::<i64>()), max in prop::option::of(any::<i64>()),
+            adjust in any::<i64>(), period in any::<i64>(), period_number in any::<i64>(),
+            cooldown in prop::option::of(any::<i64>()), round in prop::option::of(any::<i64>()),
+            fit in prop::option::of(any::<i64>()), recurrence in "\\PC{0,20}",
+        ) {
+            let kinds = [AdjustmentType::Change, AdjustmentType::Cardinality, AdjustmentType::PercentageChange];
+            let p: Vec<ElasticityPolicy<'_>> = kinds
+                .iter()
+                .map(|k| ElasticityPolicy {
+                    expression: Some(expr.as_str()),
+                    adjustment: Adjustment { kind: *k, adjust, min_adjust_step: 0 },
+                    period,
+                    period_number,
+                    cooldown,
+                })
+                .collect();
+            let s = [LintScheduled {
+                adjustment: Some(change(adjust)),
+                schedule: Schedule::from_fields(None, Some(&recurrence)),
+                cooldown,
+            }];
+            let role = LintRole { name: name.as_deref(), cardinality: card, min_vms: min, max_vms: max, cooldown, elasticity: &p, scheduled: &s };
+            let opts = LintOptions { min_fit_clients: fit, round_seconds: round, extra_attributes: &["X"] };
+            let mut n = 0;
+            lint_role(RoleRef::Root, &role, &opts, &mut |f| { n += 1; assert!(!f.fix.is_empty()); });
+            prop_assert!(n < 1000);
+        }
+    }
+}

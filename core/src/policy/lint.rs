@@ -329,7 +329,7 @@ fn is_superlink(name: Option<&str>) -> bool {
 fn direction(adj: &Adjustment, role: &LintRole<'_>) -> i64 {
     match adj.kind {
         AdjustmentType::Change | AdjustmentType::PercentageChange => adj.adjust.signum(),
-        AdjustmentType::Cardinality => (adj.adjust - role.cardinality).signum(),
+        AdjustmentType::Cardinality => adj.adjust.saturating_sub(role.cardinality).signum(),
         _ => 0,
     }
 }
