@@ -35,7 +35,7 @@ fn policy(
 fn good_policies() -> [ElasticityPolicy<'static>; 2] {
     [
         policy(
-            "FL_TRAINING_ACTIVE > 0.8 && (CPU > 80 || FL_CLIENT_STATUS == 2)",
+            "FL_TRAINING_ACTIVE > 0.8 && (CPU > 80 || FL_CLIENT_STATUS > 1.5)",
             1,
             60,
             3,
@@ -162,10 +162,13 @@ fn expression_anti_patterns() {
         Some(300),
     )];
     let f = run(&base(&p, &[]), &opts());
-    assert_eq!(ids(&f), ["STAMEN-L005", "STAMEN-L006", "STAMEN-L016"]);
-    assert!(f[0].message.contains("TRAINING"), "{}", f[0].message);
     assert_eq!(
-        f[0].location.to_string(),
+        ids(&f),
+        ["STAMEN-L019", "STAMEN-L005", "STAMEN-L006", "STAMEN-L016"]
+    );
+    assert!(f[1].message.contains("TRAINING"), "{}", f[1].message);
+    assert_eq!(
+        f[1].location.to_string(),
         "$.roles[1].elasticity_policies[0].expression"
     );
     // Parenthesised mixing is fine; lower-case names are looked up upper-cased.
@@ -177,6 +180,29 @@ fn expression_anti_patterns() {
         Some(300),
     )];
     assert_eq!(run(&base(&ok, &[]), &opts()), vec![]);
+}
+
+#[test]
+fn equality_on_an_averaged_status() {
+    for expr in [
+        "FL_CLIENT_STATUS == 2",
+        "2 = fl_training_active",
+        "CPU > 1 && FL_TRAINING_ACTIVE = 1",
+    ] {
+        let p = [policy(expr, 1, 60, 3, Some(300))];
+        let f = run(&base(&p, &[]), &opts());
+        assert_eq!(ids(&f), ["STAMEN-L019"], "{expr}");
+        assert_eq!(f[0].severity, Severity::Info);
+    }
+    for expr in [
+        "FL_CLIENT_STATUS != 3",
+        "FL_CLIENT_STATUS >= 2",
+        "FL_ROUND_NUMBER == 3",
+        "FL_TRAINING_ACTIVE <> 0",
+    ] {
+        let p = [policy(expr, 1, 60, 3, Some(300))];
+        assert_eq!(run(&base(&p, &[]), &opts()), vec![], "{expr}");
+    }
 }
 
 #[test]
