@@ -19,7 +19,7 @@ use stamen_core::policy::lint::{
     lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
 };
 use stamen_core::policy::{
-    new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, Source, Trace,
+    new_cardinality, Adjustment, AdjustmentType, Bounds, ElasticityPolicy, EvalError, Source, Trace,
 };
 
 use crate::policydoc::{
@@ -207,28 +207,96 @@ fn exception_json(class: &str, message: &str) -> Value {
     json!({"class": class, "message": message})
 }
 
+/// Ruby's `NoMethodError` message for calling `method` on a JSON value.
+fn no_method(method: &str, v: &Value) -> String {
+    let receiver = match v {
+        Value::Null => "nil".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) if n.is_f64() => "an instance of Float".to_string(),
+        Value::Number(_) => "an instance of Integer".to_string(),
+        Value::String(_) => "an instance of String".to_string(),
+        Value::Array(_) => "an instance of Array".to_string(),
+        Value::Object(_) => "an instance of Hash".to_string(),
+    };
+    format!("undefined method '{method}' for {receiver}")
+}
+
+/// Whether Ruby's `to_i` exists for this JSON value.
+fn has_to_i(v: Option<&Value>) -> bool {
+    matches!(
+        v,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    )
+}
+
 fn new_cardinality_case(case: &Value, id: Value) -> Result<Node, String> {
     let role = case.get("role").ok_or("$.role: missing")?;
     let policy = case.get("policy").ok_or("$.policy: missing")?;
+    let exception = |class: &str, message: &str| {
+        Node::Value(
+            json!({"id": id, "kind": "new_cardinality", "new_cardinality": null, "status": "exception",
+               "exception": exception_json(class, message)}),
+        )
+    };
+    // `calculate_new_cardinality` calls, in this order: adjust.to_i, the
+    // role's cardinality/max_vms/min_vms .to_i, type.upcase, and (for
+    // PERCENTAGE_CHANGE) min_adjust_step.to_i. A value without the method
+    // crashes OneFlow there.
+    let ordered = [
+        (policy.get("adjust"), "to_i"),
+        (role.get("cardinality"), "to_i"),
+        (role.get("max_vms"), "to_i"),
+        (role.get("min_vms"), "to_i"),
+    ];
+    for (v, method) in ordered {
+        if !has_to_i(v) {
+            return Ok(exception(
+                "NoMethodError",
+                &no_method(method, v.unwrap_or(&Value::Null)),
+            ));
+        }
+    }
+    match policy.get("type") {
+        Some(Value::String(_)) => {}
+        other => {
+            let v = other.unwrap_or(&Value::Null);
+            return Ok(exception("NoMethodError", &no_method("upcase", v)));
+        }
+    }
+    let adjustment = crate::policydoc::elasticity_doc(policy, "$.policy").map(|p| p.adjustment);
+    let adjustment = match adjustment {
+        Ok(a) => a,
+        // Only min_adjust_step is left unchecked; OneFlow reads it for PERCENTAGE_CHANGE only.
+        Err(_) if !matches!(adjustment_kind(policy), AdjustmentType::PercentageChange) => {
+            let mut p = policy.clone();
+            if let Some(o) = p.as_object_mut() {
+                o.remove("min_adjust_step");
+            }
+            crate::policydoc::elasticity_doc(&p, "$.policy")
+                .map_err(|e| e.to_string())?
+                .adjustment
+        }
+        Err(_) => {
+            let v = policy.get("min_adjust_step").unwrap_or(&Value::Null);
+            return Ok(exception("NoMethodError", &no_method("to_i", v)));
+        }
+    };
     let bounds = Bounds {
         cardinality: to_i(role.get("cardinality"), "$.role.cardinality")
             .map_err(|e| e.to_string())?,
         min_vms: opt_to_i(role.get("min_vms"), "$.role.min_vms").map_err(|e| e.to_string())?,
         max_vms: opt_to_i(role.get("max_vms"), "$.role.max_vms").map_err(|e| e.to_string())?,
     };
-    let exception = |class: &str, message: &str| {
-        json!({"id": id, "kind": "new_cardinality", "new_cardinality": null, "status": "exception",
-               "exception": exception_json(class, message)})
-    };
-    // Fields OneFlow converts with `to_i`: values without `to_i` crash it.
-    let adjustment = match crate::policydoc::elasticity_doc(policy, "$.policy") {
-        Ok(p) => p.adjustment,
-        Err(e) => return Ok(Node::Value(exception("NoMethodError", &e.message))),
-    };
-    Ok(Node::Value(match new_cardinality(&bounds, &adjustment) {
-        Ok(n) => json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
+    Ok(match new_cardinality(&bounds, &adjustment) {
+        Ok(n) => Node::Value(
+            json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
+        ),
         Err(e) => exception(e.class, e.message),
-    }))
+    })
+}
+
+fn adjustment_kind(policy: &Value) -> AdjustmentType {
+    AdjustmentType::from_name(policy.get("type").and_then(Value::as_str))
 }
 
 /// Snapshots of one role's policies, keeping Ruby's key order.

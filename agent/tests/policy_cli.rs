@@ -322,3 +322,43 @@ fn batch_reports_malformed_cases() {
     assert!(out.is_empty());
     assert!(err.contains("cases.jsonl:1: $.kind"), "{err}");
 }
+
+#[test]
+fn new_cardinality_crashes_where_oneflow_does() {
+    let case = |policy: Value| {
+        let c = serde_json::json!({"id": "x", "kind": "new_cardinality",
+            "role": {"cardinality": 2, "min_vms": 1, "max_vms": 5}, "policy": policy});
+        run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null)
+    };
+    let msg = |v: &Value| {
+        v.pointer("/exception/message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let missing_type = case(serde_json::json!({"adjust": 1}));
+    assert_eq!(missing_type["status"], "exception");
+    assert_eq!(msg(&missing_type), "undefined method 'upcase' for nil");
+    assert_eq!(
+        msg(&case(serde_json::json!({"type": "CHANGE", "adjust": true}))),
+        "undefined method 'to_i' for true"
+    );
+    // min_adjust_step is only read by PERCENTAGE_CHANGE.
+    assert_eq!(
+        case(serde_json::json!({"type": "CHANGE", "adjust": 1, "min_adjust_step": [1]}))
+            ["new_cardinality"],
+        3
+    );
+    let pc =
+        case(serde_json::json!({"type": "percentage_change", "adjust": 1, "min_adjust_step": [1]}));
+    assert_eq!(msg(&pc), "undefined method 'to_i' for an instance of Array");
+    // Ruby conversions: "3" and 1.9 read as 3 and 1.
+    let c = serde_json::json!({"id": "y", "kind": "new_cardinality",
+        "role": {"cardinality": "3", "max_vms": 5}, "policy": {"type": "change", "adjust": 1.9}});
+    assert_eq!(
+        run_case(&c)
+            .map(|n| n.to_value()["new_cardinality"].clone())
+            .ok(),
+        Some(Value::from(4))
+    );
+}

@@ -39,7 +39,9 @@ impl fmt::Display for Inert {
         match self {
             Inert::NoSchedule => f.write_str("neither start_time nor recurrence is set"),
             Inert::StartTimeOutOfRange => TimeError::OutOfRange.fmt(f),
-            Inert::StartTimeBlank => f.write_str("start_time is blank (OneFlow ignores the policy)"),
+            Inert::StartTimeBlank => {
+                f.write_str("start_time is blank (OneFlow ignores the policy)")
+            }
             Inert::Cron(e) => write!(f, "recurrence: {e}"),
         }
     }
