@@ -23,7 +23,8 @@ use stamen_core::policy::{
 };
 
 use crate::policydoc::{
-    opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler, RoleDoc,
+    opt_to_i, role_doc, roles_of, root_path, to_i, DocError, Node, OrderedObject, RoleAutoscaler,
+    RoleDoc,
 };
 use crate::policyeval::VmsEvaluator;
 
@@ -704,14 +705,17 @@ pub fn replay(
 // Lint
 // ---------------------------------------------------------------------------
 
-/// Lints a parsed document; returns the findings in document order.
+/// Lints a parsed document; returns the findings in document order, each with
+/// its JSON path in `doc` (under `$.DOCUMENT.TEMPLATE.BODY` for a wrapped
+/// OneFlow document).
 pub fn lint_document(
     doc: &Value,
     min_fit_clients: Option<i64>,
     round_seconds: Option<i64>,
     known: &[String],
-) -> Result<Vec<Finding>, DocError> {
+) -> Result<Vec<(String, Finding)>, DocError> {
     let roles = roles_of(doc)?;
+    let root = root_path(doc);
     let service =
         doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
     let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
@@ -759,19 +763,39 @@ pub fn lint_document(
         } else {
             RoleRef::Root
         };
-        lint_role(rref, &lr, &opts, &mut |f| findings.push(f.clone()));
+        lint_role(rref, &lr, &opts, &mut |f| {
+            let path = f.location.to_string();
+            let path = format!("{root}{}", path.strip_prefix('$').unwrap_or(&path));
+            findings.push((path, f.clone()));
+        });
     }
     Ok(findings)
 }
 
-fn finding_json(f: &Finding) -> Value {
-    json!({
-        "id": f.id.code(),
-        "severity": f.severity.as_str(),
-        "path": f.location.to_string(),
-        "message": f.message.as_str(),
-        "fix": f.fix,
-    })
+/// One finding as `stamen policy lint --json` prints it.
+#[derive(serde::Serialize)]
+struct FindingOut<'a> {
+    id: &'static str,
+    severity: &'static str,
+    path: &'a str,
+    message: &'a str,
+    fix: &'static str,
+}
+
+fn finding_json((path, f): &(String, Finding)) -> FindingOut<'_> {
+    FindingOut {
+        id: f.id.code(),
+        severity: f.severity.as_str(),
+        path,
+        message: f.message.as_str(),
+        fix: f.fix,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct LintOut<'a> {
+    file: String,
+    findings: Vec<FindingOut<'a>>,
 }
 
 fn lint(a: &LintArgs) -> Result<ExitCode, String> {
@@ -798,18 +822,28 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
     };
-    let worst = findings.iter().map(|f| f.severity).max();
+    let worst = findings.iter().map(|(_, f)| f.severity).max();
     if a.json {
-        let list: Vec<Value> = findings.iter().map(finding_json).collect();
+        let out = LintOut {
+            file: a.file.display().to_string(),
+            findings: findings.iter().map(finding_json).collect(),
+        };
         println!(
             "{}",
-            json!({"file": a.file.display().to_string(), "findings": list})
+            serde_json::to_string(&out).map_err(|e| e.to_string())?
         );
     } else if findings.is_empty() {
         println!("{}: no findings", a.file.display());
     } else {
-        for f in &findings {
-            println!("{}: {f}", a.file.display());
+        for (path, f) in &findings {
+            println!(
+                "{}: {} {} {path}: {} (fix: {})",
+                a.file.display(),
+                f.severity.as_str(),
+                f.id.code(),
+                f.message,
+                f.fix
+            );
         }
     }
     Ok(match worst {

@@ -293,21 +293,29 @@ pub fn role_doc(v: &Value, path: &str) -> Result<RoleDoc, DocError> {
 /// Reads either a OneFlow service template (an object with `roles`, possibly
 /// wrapped as `{"DOCUMENT": {"TEMPLATE": {"BODY": …}}}`) or a single role.
 pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
-    let mut body = doc;
-    if let Some(inner) = doc.pointer("/DOCUMENT/TEMPLATE/BODY") {
-        body = inner;
-    }
+    let root = root_path(doc);
+    let body = doc.pointer("/DOCUMENT/TEMPLATE/BODY").unwrap_or(doc);
     match body.get("roles") {
         Some(Value::Array(roles)) => roles
             .iter()
             .enumerate()
-            .map(|(i, r)| role_doc(r, &format!("$.roles[{i}]")))
+            .map(|(i, r)| role_doc(r, &format!("{root}.roles[{i}]")))
             .collect(),
         Some(other) => Err(err(
-            "$.roles",
+            &format!("{root}.roles"),
             format!("must be an array, got {}", ruby_class(other)),
         )),
-        None => Ok(vec![role_doc(body, "$")?]),
+        None => Ok(vec![role_doc(body, root)?]),
+    }
+}
+
+/// JSON path of the service body: `$.DOCUMENT.TEMPLATE.BODY` for a document as
+/// `oneflow-template show --json` prints it, `$` otherwise.
+pub fn root_path(doc: &Value) -> &'static str {
+    if doc.pointer("/DOCUMENT/TEMPLATE/BODY").is_some() {
+        "$.DOCUMENT.TEMPLATE.BODY"
+    } else {
+        "$"
     }
 }
 

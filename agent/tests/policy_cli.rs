@@ -259,6 +259,16 @@ fn lint_exit_codes_and_json() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("warning STAMEN-L007 $:"), "{out}");
 
+    // A document as `oneflow-template show --json` prints it: paths under its body.
+    let wrapped = temp_file(
+        "wrapped.json",
+        r#"{"DOCUMENT": {"TEMPLATE": {"BODY": {"roles": [{"cardinality": 2, "max_vms": 3,
+            "elasticity_policies": [{"type": "CHANGE", "adjust": 1, "expression": "CPUU > 1"}]}]}}}}"#,
+    );
+    let (code, out, _) = stamen(&["policy", "lint", wrapped.to_str().unwrap_or(""), "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(r#""path":"$.DOCUMENT.TEMPLATE.BODY.roles[0].elasticity_policies[0].expression""#), "{out}");
+
     // Unreadable field types are an error with their path.
     let broken = temp_file("broken.json", r#"{"roles": [{"cardinality": true}]}"#);
     let (code, out, _) = stamen(&["policy", "lint", broken.to_str().unwrap_or("")]);
