@@ -554,6 +554,16 @@ pub fn lint_role(
                 message(format_args!("{e}")),
                 "use epoch seconds or ISO-8601 such as 2025-06-01T08:00:00Z",
             ),
+            Ok(Schedule::Crash(e)) => emit(
+                LintId::InertSchedule,
+                Severity::Error,
+                FieldRef::Scheduled(i, None),
+                message(format_args!(
+                    "OneFlow crashes on every pass: {}: {}",
+                    e.class, e.message
+                )),
+                "write start_time and recurrence as strings",
+            ),
             Ok(Schedule::Never(inert)) => {
                 let key = match inert {
                     Inert::Cron(_) => "recurrence",
@@ -592,6 +602,16 @@ fn adjustment_checks(
                 "no type: OneFlow crashes (nil.upcase) when this policy fires"
             )),
             "set type to CHANGE, CARDINALITY or PERCENTAGE_CHANGE",
+        ),
+        AdjustmentType::Crash(e) => emit(
+            LintId::BadType,
+            Severity::Error,
+            policy,
+            message(format_args!(
+                "OneFlow crashes when this policy fires: {}: {}",
+                e.class, e.message
+            )),
+            "give type a name and adjust/min_adjust_step numbers",
         ),
         AdjustmentType::Unknown => emit(
             LintId::BadType,
