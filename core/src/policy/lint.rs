@@ -624,7 +624,7 @@ fn adjustment_checks(
         ),
         _ => {}
     }
-    if adj.adjust == 0 {
+    if adj.adjust == 0 && !matches!(adj.kind, AdjustmentType::Crash(_)) {
         let what = match adj.kind {
             AdjustmentType::PercentageChange => {
                 "PERCENTAGE_CHANGE with adjust 0 removes a VM (0% counts as negative) and ignores min_vms"
