@@ -134,7 +134,7 @@ pub struct IntLit<'src> {
     text: &'src str,
     neg: bool,
     digits: &'src str,
-    small: Option<i128>,
+    small: Option<i64>,
 }
 
 impl<'src> IntLit<'src> {
@@ -143,8 +143,8 @@ impl<'src> IntLit<'src> {
         self.text
     }
 
-    /// The value if it fits an `i128` (up to 38 digits).
-    pub const fn as_i128(&self) -> Option<i128> {
+    /// The value if it has at most 18 digits.
+    pub const fn as_i64(&self) -> Option<i64> {
         self.small
     }
 
