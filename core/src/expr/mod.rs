@@ -31,12 +31,14 @@ mod eval;
 mod num;
 mod parser;
 mod ruby;
+mod rule;
 mod vms;
 
 use core::fmt;
 
 pub use eval::{EvalError, Resolver};
 pub use ruby::{bytes_to_f, str_to_f, write_ruby_float, RubyFloat};
+pub use rule::{scale_rule, RuleError, RuleOutcome};
 pub use vms::{average, round2, AvgError, Lookup, Section, VmResolver, VmView};
 
 /// Default node capacity of [`Expr`]: enough for 32 comparisons joined by
