@@ -256,3 +256,80 @@ fn full_trace_buffer_is_an_error_not_a_panic() {
         Err(stamen_core::expr::EvalError::Trace)
     );
 }
+
+/// Exact `int <=> f` from decimal expansions (`{:.1100}` prints every digit).
+fn reference_cmp(int: &str, f: f64) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::*;
+    if f.is_nan() {
+        return None;
+    }
+    if f.is_infinite() {
+        return Some(if f > 0.0 { Less } else { Greater });
+    }
+    let a_neg = int.starts_with('-');
+    let a_digits = int.trim_start_matches('-').trim_start_matches('0');
+    let a_neg = a_neg && !a_digits.is_empty();
+    let text = format!("{:.1100}", f.abs());
+    let (ip, fp) = text.split_once('.').unwrap();
+    let ip = ip.trim_start_matches('0');
+    let f_zero = ip.is_empty() && fp.bytes().all(|b| b == b'0');
+    let f_neg = f < 0.0 && !f_zero;
+    let mag = a_digits
+        .len()
+        .cmp(&ip.len())
+        .then_with(|| a_digits.cmp(ip))
+        .then_with(|| {
+            if fp.bytes().any(|b| b != b'0') {
+                Less
+            } else {
+                Equal
+            }
+        });
+    Some(match (a_neg, f_neg) {
+        (false, true) => Greater,
+        (true, false) => {
+            if a_digits.is_empty() && f_zero {
+                Equal
+            } else {
+                Less
+            }
+        }
+        (false, false) => mag,
+        (true, true) => mag.reverse(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn integers_compare_exactly_with_floats(
+        neg in any::<bool>(),
+        digits in "[0-9]{1,40}",
+        f in prop_oneof![
+            any::<u64>().prop_map(f64::from_bits),
+            (-1e40f64..1e40),
+            (-1e20f64..1e20).prop_map(f64::trunc),
+            (0u64..u64::MAX).prop_map(|v| v as f64),
+        ],
+        nudge in -2i32..3,
+    ) {
+        let int = format!("{}{}", if neg { "-" } else { "" }, digits);
+        // Often compare against the float nearest the integer itself.
+        let f = if nudge == 0 { int.parse::<f64>().unwrap() } else { f };
+        let want = reference_cmp(&int, f);
+        for (op, pred) in [
+            ("==", want == Some(std::cmp::Ordering::Equal)),
+            ("!=", want != Some(std::cmp::Ordering::Equal)),
+            (">", want == Some(std::cmp::Ordering::Greater)),
+            ("<", want == Some(std::cmp::Ordering::Less)),
+            (">=", matches!(want, Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal))),
+            ("<=", matches!(want, Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal))),
+        ] {
+            let src = format!("{int} {op} X");
+            let e = Expr::<'_, 4>::parse(&src).unwrap();
+            let mut r = |_: &str| -> Result<Option<f64>, ()> { Ok(Some(f)) };
+            prop_assert_eq!(e.eval(&mut r), Ok(pred), "{} with X = {:e}", src, f);
+        }
+    }
+}

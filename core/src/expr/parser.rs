@@ -371,9 +371,9 @@ impl<'src, const N: usize> Parser<'src, N> {
                 text
             };
             let digits = magnitude.trim_start_matches('0');
-            let small = if digits.len() <= 38 {
-                digits.bytes().try_fold(0i128, |acc, d| {
-                    acc.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+            let small = if digits.len() <= 18 {
+                digits.bytes().try_fold(0i64, |acc, d| {
+                    acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
                 })
             } else {
                 None
