@@ -19,11 +19,12 @@ use stamen_core::policy::lint::{
     lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
 };
 use stamen_core::policy::{
-    new_cardinality, Adjustment, AdjustmentType, Bounds, ElasticityPolicy, EvalError, Source, Trace,
+    new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, RubyException, Source, Trace,
 };
 
 use crate::policydoc::{
-    opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler, RoleDoc,
+    no_method, opt_to_i, role_doc, roles_of, root_path, to_i, DocError, Node, OrderedObject,
+    RoleAutoscaler, RoleDoc, RubyMethod,
 };
 use crate::policyeval::VmsEvaluator;
 
@@ -207,80 +208,28 @@ fn exception_json(class: &str, message: &str) -> Value {
     json!({"class": class, "message": message})
 }
 
-/// Ruby's `NoMethodError` message for calling `method` on a JSON value.
-fn no_method(method: &str, v: &Value) -> String {
-    let receiver = match v {
-        Value::Null => "nil".to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) if n.is_f64() => "an instance of Float".to_string(),
-        Value::Number(_) => "an instance of Integer".to_string(),
-        Value::String(_) => "an instance of String".to_string(),
-        Value::Array(_) => "an instance of Array".to_string(),
-        Value::Object(_) => "an instance of Hash".to_string(),
-    };
-    format!("undefined method '{method}' for {receiver}")
-}
-
-/// Whether Ruby's `to_i` exists for this JSON value.
-fn has_to_i(v: Option<&Value>) -> bool {
-    matches!(
-        v,
-        None | Some(Value::Null | Value::Number(_) | Value::String(_))
-    )
-}
-
 fn new_cardinality_case(case: &Value, id: Value) -> Result<Node, String> {
     let role = case.get("role").ok_or("$.role: missing")?;
     let policy = case.get("policy").ok_or("$.policy: missing")?;
-    let exception = |class: &str, message: &str| {
+    let exception = |e: RubyException| {
         Node::Value(
             json!({"id": id, "kind": "new_cardinality", "new_cardinality": null, "status": "exception",
-               "exception": exception_json(class, message)}),
+               "exception": exception_json(e.class, e.message)}),
         )
     };
-    // `calculate_new_cardinality` calls, in this order: adjust.to_i, the
-    // role's cardinality/max_vms/min_vms .to_i, type.upcase, and (for
-    // PERCENTAGE_CHANGE) min_adjust_step.to_i. A value without the method
-    // crashes OneFlow there.
-    let ordered = [
-        (policy.get("adjust"), "to_i"),
-        (role.get("cardinality"), "to_i"),
-        (role.get("max_vms"), "to_i"),
-        (role.get("min_vms"), "to_i"),
-    ];
-    for (v, method) in ordered {
-        if !has_to_i(v) {
-            return Ok(exception(
-                "NoMethodError",
-                &no_method(method, v.unwrap_or(&Value::Null)),
-            ));
-        }
-    }
-    match policy.get("type") {
-        Some(Value::String(_)) => {}
-        other => {
-            let v = other.unwrap_or(&Value::Null);
-            return Ok(exception("NoMethodError", &no_method("upcase", v)));
-        }
-    }
-    let adjustment = crate::policydoc::elasticity_doc(policy, "$.policy").map(|p| p.adjustment);
-    let adjustment = match adjustment {
-        Ok(a) => a,
-        // Only min_adjust_step is left unchecked; OneFlow reads it for PERCENTAGE_CHANGE only.
-        Err(_) if !matches!(adjustment_kind(policy), AdjustmentType::PercentageChange) => {
-            let mut p = policy.clone();
-            if let Some(o) = p.as_object_mut() {
-                o.remove("min_adjust_step");
+    // `calculate_new_cardinality` calls `adjust.to_i` first, then the role's
+    // cardinality/max_vms/min_vms `.to_i`, then `type.upcase` (the policy
+    // reader keeps that order for its own fields).
+    if has_to_i(policy.get("adjust")) {
+        for key in ["cardinality", "max_vms", "min_vms"] {
+            if let Some(v) = role.get(key).filter(|v| !has_to_i(Some(v))) {
+                return Ok(exception(no_method(RubyMethod::ToI, v)));
             }
-            crate::policydoc::elasticity_doc(&p, "$.policy")
-                .map_err(|e| e.to_string())?
-                .adjustment
         }
-        Err(_) => {
-            let v = policy.get("min_adjust_step").unwrap_or(&Value::Null);
-            return Ok(exception("NoMethodError", &no_method("to_i", v)));
-        }
-    };
+    }
+    let adjustment = crate::policydoc::elasticity_doc(policy, "$.policy")
+        .map_err(|e| e.to_string())?
+        .adjustment;
     let bounds = Bounds {
         cardinality: to_i(role.get("cardinality"), "$.role.cardinality")
             .map_err(|e| e.to_string())?,
@@ -291,12 +240,15 @@ fn new_cardinality_case(case: &Value, id: Value) -> Result<Node, String> {
         Ok(n) => Node::Value(
             json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
         ),
-        Err(e) => exception(e.class, e.message),
+        Err(e) => exception(e),
     })
 }
 
-fn adjustment_kind(policy: &Value) -> AdjustmentType {
-    AdjustmentType::from_name(policy.get("type").and_then(Value::as_str))
+fn has_to_i(v: Option<&Value>) -> bool {
+    matches!(
+        v,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    )
 }
 
 /// Snapshots of one role's policies, keeping Ruby's key order.
@@ -704,14 +656,17 @@ pub fn replay(
 // Lint
 // ---------------------------------------------------------------------------
 
-/// Lints a parsed document; returns the findings in document order.
+/// Lints a parsed document; returns the findings in document order, each with
+/// its JSON path in `doc` (under `$.DOCUMENT.TEMPLATE.BODY` for a wrapped
+/// OneFlow document).
 pub fn lint_document(
     doc: &Value,
     min_fit_clients: Option<i64>,
     round_seconds: Option<i64>,
     known: &[String],
-) -> Result<Vec<Finding>, DocError> {
+) -> Result<Vec<(String, Finding)>, DocError> {
     let roles = roles_of(doc)?;
+    let root = root_path(doc);
     let service =
         doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
     let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
@@ -759,19 +714,39 @@ pub fn lint_document(
         } else {
             RoleRef::Root
         };
-        lint_role(rref, &lr, &opts, &mut |f| findings.push(f.clone()));
+        lint_role(rref, &lr, &opts, &mut |f| {
+            let path = f.location.to_string();
+            let path = format!("{root}{}", path.strip_prefix('$').unwrap_or(&path));
+            findings.push((path, f.clone()));
+        });
     }
     Ok(findings)
 }
 
-fn finding_json(f: &Finding) -> Value {
-    json!({
-        "id": f.id.code(),
-        "severity": f.severity.as_str(),
-        "path": f.location.to_string(),
-        "message": f.message.as_str(),
-        "fix": f.fix,
-    })
+/// One finding as `stamen policy lint --json` prints it.
+#[derive(serde::Serialize)]
+struct FindingOut<'a> {
+    id: &'static str,
+    severity: &'static str,
+    path: &'a str,
+    message: &'a str,
+    fix: &'static str,
+}
+
+fn finding_json((path, f): &(String, Finding)) -> FindingOut<'_> {
+    FindingOut {
+        id: f.id.code(),
+        severity: f.severity.as_str(),
+        path,
+        message: f.message.as_str(),
+        fix: f.fix,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct LintOut<'a> {
+    file: String,
+    findings: Vec<FindingOut<'a>>,
 }
 
 fn lint(a: &LintArgs) -> Result<ExitCode, String> {
@@ -798,18 +773,28 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
     };
-    let worst = findings.iter().map(|f| f.severity).max();
+    let worst = findings.iter().map(|(_, f)| f.severity).max();
     if a.json {
-        let list: Vec<Value> = findings.iter().map(finding_json).collect();
+        let out = LintOut {
+            file: a.file.display().to_string(),
+            findings: findings.iter().map(finding_json).collect(),
+        };
         println!(
             "{}",
-            json!({"file": a.file.display().to_string(), "findings": list})
+            serde_json::to_string(&out).map_err(|e| e.to_string())?
         );
     } else if findings.is_empty() {
         println!("{}: no findings", a.file.display());
     } else {
-        for f in &findings {
-            println!("{}: {f}", a.file.display());
+        for (path, f) in &findings {
+            println!(
+                "{}: {} {} {path}: {} (fix: {})",
+                a.file.display(),
+                f.severity.as_str(),
+                f.id.code(),
+                f.message,
+                f.fix
+            );
         }
     }
     Ok(match worst {

@@ -259,6 +259,21 @@ fn lint_exit_codes_and_json() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("warning STAMEN-L007 $:"), "{out}");
 
+    // A document as `oneflow-template show --json` prints it: paths under its body.
+    let wrapped = temp_file(
+        "wrapped.json",
+        r#"{"DOCUMENT": {"TEMPLATE": {"BODY": {"roles": [{"cardinality": 2, "max_vms": 3,
+            "elasticity_policies": [{"type": "CHANGE", "adjust": 1, "expression": "CPUU > 1"}]}]}}}}"#,
+    );
+    let (code, out, _) = stamen(&["policy", "lint", wrapped.to_str().unwrap_or(""), "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            r#""path":"$.DOCUMENT.TEMPLATE.BODY.roles[0].elasticity_policies[0].expression""#
+        ),
+        "{out}"
+    );
+
     // Unreadable field types are an error with their path.
     let broken = temp_file("broken.json", r#"{"roles": [{"cardinality": true}]}"#);
     let (code, out, _) = stamen(&["policy", "lint", broken.to_str().unwrap_or("")]);
@@ -361,4 +376,41 @@ fn new_cardinality_crashes_where_oneflow_does() {
             .ok(),
         Some(Value::from(4))
     );
+}
+
+#[test]
+fn sequences_crash_where_and_when_oneflow_does() {
+    // A number as start_time: `Integer#empty?` is missing, but only once the
+    // policy is past its first pass.
+    let c = serde_json::json!({"id": "s", "kind": "sequence",
+        "role": {"cardinality": 1, "min_vms": 1, "max_vms": 10,
+                 "scheduled_policies": [{"type": "CARDINALITY", "adjust": 4, "start_time": 1000}]},
+        "ticks": [{"now": 900, "vars": {}}, {"now": 1000, "vars": {}}]});
+    let out = run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null);
+    assert_eq!(out.pointer("/ticks/0/diff"), Some(&Value::from(0)));
+    assert_eq!(
+        out.pointer("/ticks/1/exception/message")
+            .and_then(Value::as_str),
+        Some("undefined method 'empty?' for an instance of Integer")
+    );
+    assert_eq!(out.pointer("/ticks/1/diff"), None);
+    assert_eq!(
+        out.pointer("/ticks/1/scheduled_policies/0/last_eval"),
+        Some(&Value::from(1000))
+    );
+    // `"adjust": true` crashes only when the policy triggers.
+    let c = serde_json::json!({"id": "e", "kind": "sequence",
+        "role": {"cardinality": 1, "min_vms": 1, "max_vms": 10,
+                 "elasticity_policies": [{"expression": "A > 1", "type": "CHANGE", "adjust": true}]},
+        "ticks": [{"now": 10, "vars": {"A": "0"}}, {"now": 20, "vars": {"A": "5"}}]});
+    let out = run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null);
+    assert_eq!(out.pointer("/ticks/0/diff"), Some(&Value::from(0)));
+    assert_eq!(
+        out.pointer("/ticks/1/exception/message")
+            .and_then(Value::as_str),
+        Some("undefined method 'to_i' for true")
+    );
+    // A role that cannot be read at all is a clear error, not a guess.
+    let c = serde_json::json!({"id": "b", "kind": "sequence", "role": {"cardinality": [1]}, "ticks": []});
+    assert!(run_case(&c).is_err_and(|e| e.contains("$.role.cardinality")));
 }

@@ -554,6 +554,16 @@ pub fn lint_role(
                 message(format_args!("{e}")),
                 "use epoch seconds or ISO-8601 such as 2025-06-01T08:00:00Z",
             ),
+            Ok(Schedule::Crash(e)) => emit(
+                LintId::InertSchedule,
+                Severity::Error,
+                FieldRef::Scheduled(i, None),
+                message(format_args!(
+                    "OneFlow crashes on every pass: {}: {}",
+                    e.class, e.message
+                )),
+                "write start_time and recurrence as strings",
+            ),
             Ok(Schedule::Never(inert)) => {
                 let key = match inert {
                     Inert::Cron(_) => "recurrence",
@@ -593,6 +603,16 @@ fn adjustment_checks(
             )),
             "set type to CHANGE, CARDINALITY or PERCENTAGE_CHANGE",
         ),
+        AdjustmentType::Crash(e) => emit(
+            LintId::BadType,
+            Severity::Error,
+            policy,
+            message(format_args!(
+                "OneFlow crashes when this policy fires: {}: {}",
+                e.class, e.message
+            )),
+            "give type a name and adjust/min_adjust_step numbers",
+        ),
         AdjustmentType::Unknown => emit(
             LintId::BadType,
             Severity::Error,
@@ -604,7 +624,7 @@ fn adjustment_checks(
         ),
         _ => {}
     }
-    if adj.adjust == 0 {
+    if adj.adjust == 0 && !matches!(adj.kind, AdjustmentType::Crash(_)) {
         let what = match adj.kind {
             AdjustmentType::PercentageChange => {
                 "PERCENTAGE_CHANGE with adjust 0 removes a VM (0% counts as negative) and ignores min_vms"
