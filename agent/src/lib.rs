@@ -1,3 +1,6 @@
 //! Library side of the `stamen` binary: every command and the I/O around
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
+
+pub mod cmd_run;
+pub mod run;

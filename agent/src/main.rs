@@ -17,9 +17,14 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
+    Run(stamen_agent::cmd_run::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Run(args) => stamen_agent::cmd_run::run(args),
+    }
 }

@@ -24,7 +24,8 @@ pub fn decode_ca(b64: &str) -> Result<String, String> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
         .map_err(|e| format!("FL_CA_CERT is not valid base64: {e}"))?;
-    let pem = String::from_utf8(raw).map_err(|_| "FL_CA_CERT does not decode to text (PEM expected)".to_string())?;
+    let pem = String::from_utf8(raw)
+        .map_err(|_| "FL_CA_CERT does not decode to text (PEM expected)".to_string())?;
     check_pem(&pem)?;
     Ok(pem)
 }
@@ -38,12 +39,18 @@ pub fn check_pem(pem: &str) -> Result<(), String> {
         let end = after
             .find(END)
             .ok_or_else(|| format!("certificate {} has no {END} line", blocks + 1))?;
-        let body: String = after[..end].chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let body: String = after[..end]
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
             .map_err(|e| format!("certificate {} body is not base64: {e}", blocks + 1))?;
         if der.first() != Some(&0x30) || der.len() < 16 {
-            return Err(format!("certificate {} is not a DER certificate", blocks + 1));
+            return Err(format!(
+                "certificate {} is not a DER certificate",
+                blocks + 1
+            ));
         }
         blocks += 1;
         rest = &after[end + END.len()..];
@@ -58,11 +65,18 @@ pub fn check_pem(pem: &str) -> Result<(), String> {
 /// directory (mode 0644), fsync, rename over `path`, fsync the directory.
 /// On error the temporary file is removed and `path` is left untouched.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "CA path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let res = (|| {
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -115,11 +129,15 @@ mod tests {
         assert!(decode_ca("!!!").unwrap_err().contains("base64"));
         let not_pem = base64::engine::general_purpose::STANDARD.encode("hello");
         assert!(decode_ca(&not_pem).unwrap_err().contains("no -----BEGIN"));
-        let bad_body = base64::engine::general_purpose::STANDARD
-            .encode(format!("{BEGIN}\nSGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=\n{END}\n"));
+        let bad_body = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{BEGIN}\nSGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=\n{END}\n"
+        ));
         assert!(decode_ca(&bad_body).unwrap_err().contains("not a DER"));
-        let unterminated = base64::engine::general_purpose::STANDARD.encode(format!("{BEGIN}\nMII\n"));
-        assert!(decode_ca(&unterminated).unwrap_err().contains("no -----END"));
+        let unterminated =
+            base64::engine::general_purpose::STANDARD.encode(format!("{BEGIN}\nMII\n"));
+        assert!(decode_ca(&unterminated)
+            .unwrap_err()
+            .contains("no -----END"));
     }
 
     #[test]
@@ -130,7 +148,10 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         let missing = dir.join("no/such/dir/ca.pem");
         assert!(write_atomic(&missing, b"x").is_err());
         fs::remove_dir_all(&dir).unwrap();

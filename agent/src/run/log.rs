@@ -162,8 +162,7 @@ fn push_clean(out: &mut String, s: &str) {
 
 fn push_value(out: &mut String, v: &str) {
     let needs_quotes = v.is_empty()
-        || v
-            .chars()
+        || v.chars()
             .any(|c| c == ' ' || c == '"' || c == '=' || c == '\\' || c.is_control());
     if !needs_quotes {
         out.push_str(v);
@@ -195,7 +194,12 @@ mod tests {
         let line = log.format(
             Level::Warning,
             "child exited",
-            &[("code", &1), ("argv", &"a b"), ("e", &""), ("q", &"x\"y\nz")],
+            &[
+                ("code", &1),
+                ("argv", &"a b"),
+                ("e", &""),
+                ("q", &"x\"y\nz"),
+            ],
         );
         assert_eq!(
             line,

@@ -23,11 +23,11 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use interim::Backoff;
 use ipc_listener::StatusSocket;
 use log::{Level, Log};
 use publisher::{ClientStatus, FlStatus, Publisher};
 use signals::Signals;
+use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Multiplier};
 use supervisor::{Running, SupernodeParams};
 
 /// Exit code: configuration error (EX_CONFIG).
@@ -218,7 +218,12 @@ pub fn prepare<G: Gate + ?Sized>(
     };
     let superlink = match (&s.superlink_address, &info) {
         (Some(a), _) => a.clone(),
-        (None, Some(SuperlinkInfo { endpoint: Some(e), .. })) => {
+        (
+            None,
+            Some(SuperlinkInfo {
+                endpoint: Some(e), ..
+            }),
+        ) => {
             check_address(e).map_err(|m| PrepareError::Invalid(format!("discovered {m}")))?;
             e.clone()
         }
@@ -305,24 +310,60 @@ pub struct Daemon<G: Gate> {
     publisher: Publisher,
 }
 
-fn discovery_backoff(s: &EdgeSettings, o: &Options) -> Backoff {
+/// A per-process jitter seed (time and PID), so a fleet of agents started
+/// together does not retry in lockstep.
+pub fn jitter_seed(salt: u64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ (u64::from(std::process::id()) << 32) ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Discovery backoff: FL_EDGE_BACKOFF=exponential (base, ×2, capped at
+/// FL_EDGE_MAX_BACKOFF, unlimited) or fixed (base interval, 30 attempts);
+/// equal jitter.
+pub fn discovery_config(s: &EdgeSettings, o: &Options) -> BackoffConfig {
     if s.backoff_fixed {
-        // Legacy schedule: fixed interval, 30 attempts.
-        Backoff::new(o.backoff_base_ms, o.backoff_base_ms, false, 30)
+        BackoffConfig::fixed(o.backoff_base_ms)
+            .with_max_attempts(stamen_core::backoff::DEFAULT_FIXED_MAX_ATTEMPTS)
     } else {
-        Backoff::new(o.backoff_base_ms, s.max_backoff_s.saturating_mul(1000), true, 0)
+        BackoffConfig::exponential(
+            o.backoff_base_ms,
+            Multiplier::TWO,
+            s.max_backoff_s.saturating_mul(1000),
+        )
     }
 }
 
-fn restart_backoff(s: &EdgeSettings, o: &Options) -> Backoff {
-    Backoff::new(o.backoff_base_ms, s.max_backoff_s.saturating_mul(1000), true, 0)
+/// Restart backoff: always exponential and unlimited (restart always).
+pub fn restart_config(s: &EdgeSettings, o: &Options) -> BackoffConfig {
+    BackoffConfig::exponential(
+        o.backoff_base_ms,
+        Multiplier::TWO,
+        s.max_backoff_s.saturating_mul(1000),
+    )
+}
+
+/// Report a failure; the delay to wait, or `None` when the backoff gave up.
+pub fn next_delay(b: &mut Backoff, now: u64, retry_after_ms: Option<u64>) -> Option<u64> {
+    if let Some(h) = retry_after_ms {
+        b.hint_retry_after(h);
+    }
+    match b.on_failure(now) {
+        Decision::Retry { delay_ms, .. } => Some(delay_ms),
+        _ => None,
+    }
 }
 
 #[allow(unsafe_code)]
 fn poll_readable(fds: &[i32], timeout_ms: u64) -> Vec<bool> {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 })
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
         .collect();
     let t = timeout_ms.min(i32::MAX as u64) as libc::c_int;
     // SAFETY: `pfds` is a valid, exclusively borrowed array of `len` pollfd
@@ -331,7 +372,9 @@ fn poll_readable(fds: &[i32], timeout_ms: u64) -> Vec<bool> {
     if n <= 0 {
         return vec![false; fds.len()];
     }
-    pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0).collect()
+    pfds.iter()
+        .map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0)
+        .collect()
 }
 
 impl<G: Gate> Daemon<G> {
@@ -344,16 +387,30 @@ impl<G: Gate> Daemon<G> {
         loader: Loader<G>,
         log: Log,
     ) -> Result<Self, String> {
-        let signals = Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let signals =
+            Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let socket = StatusSocket::bind(&opts.socket)
             .map_err(|e| format!("cannot bind status socket {}: {e}", opts.socket.display()))?;
-        let initial = FlStatus { status: ClientStatus::Disconnected, round: 0 };
+        let initial = FlStatus {
+            status: ClientStatus::Disconnected,
+            round: 0,
+        };
         Ok(Daemon {
-            prep_backoff: discovery_backoff(&settings, &opts),
-            restart_backoff: restart_backoff(&settings, &opts),
-            probe_backoff: Backoff::new(1_000, opts.probe_interval_ms.max(1_000), true, 0),
-            static_backoff: Backoff::new(1_000, 60_000, true, 0),
-            publisher: Publisher::new(initial, 0, 200, opts.heartbeat_ms),
+            prep_backoff: Backoff::new(discovery_config(&settings, &opts), jitter_seed(1)),
+            restart_backoff: Backoff::new(restart_config(&settings, &opts), jitter_seed(2)),
+            probe_backoff: Backoff::new(
+                BackoffConfig::exponential(
+                    1_000,
+                    Multiplier::TWO,
+                    opts.probe_interval_ms.max(1_000),
+                ),
+                jitter_seed(3),
+            ),
+            static_backoff: Backoff::new(
+                BackoffConfig::exponential(1_000, Multiplier::TWO, 60_000),
+                jitter_seed(4),
+            ),
+            publisher: Publisher::new(initial, 0, 200, opts.heartbeat_ms, jitter_seed(5)),
             settings,
             opts,
             gate,
@@ -397,11 +454,15 @@ impl<G: Gate> Daemon<G> {
                 return code;
             }
             let now = self.now();
-            let timeout = self.next_wake().map_or(60_000, |w| w.saturating_sub(now)).min(60_000);
+            let timeout = self
+                .next_wake()
+                .map_or(60_000, |w| w.saturating_sub(now))
+                .min(60_000);
             let ready = poll_readable(&[self.signals.fd(), self.socket.fd()], timeout);
             let pending = self.signals.take();
             if pending.terminate {
-                self.log.info("termination signal received; shutting down", &[]);
+                self.log
+                    .info("termination signal received; shutting down", &[]);
                 self.shutdown();
                 return 0;
             }
@@ -411,7 +472,8 @@ impl<G: Gate> Daemon<G> {
             if ready.get(1).copied().unwrap_or(false) {
                 let mut grams: Vec<Vec<u8>> = Vec::new();
                 if let Err(e) = self.socket.drain(|d| grams.push(d.to_vec())) {
-                    self.log.warn("status socket receive failed", &[("error", &e)]);
+                    self.log
+                        .warn("status socket receive failed", &[("error", &e)]);
                 }
                 let now = self.now();
                 for g in grams {
@@ -456,12 +518,15 @@ impl<G: Gate> Daemon<G> {
     }
 
     fn reap(&mut self, now: u64) {
-        let Some(child) = self.child.as_mut() else { return };
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
         let st = match child.try_wait() {
             Ok(Some(st)) => st,
             Ok(None) => return,
             Err(e) => {
-                self.log.warn("cannot query the SuperNode's state", &[("error", &e)]);
+                self.log
+                    .warn("cannot query the SuperNode's state", &[("error", &e)]);
                 return;
             }
         };
@@ -471,9 +536,10 @@ impl<G: Gate> Daemon<G> {
         self.link_ok = false;
         self.training = false;
         if up_ms >= self.opts.stable_ms {
-            self.restart_backoff.on_success();
+            self.restart_backoff.on_success(now);
         }
-        let delay = self.restart_backoff.on_failure(now).unwrap_or(self.opts.backoff_base_ms);
+        let delay =
+            next_delay(&mut self.restart_backoff, now, None).unwrap_or(self.opts.backoff_base_ms);
         self.restart_at = now.saturating_add(delay);
         self.log.warn(
             "SuperNode exited; restarting after backoff",
@@ -493,10 +559,11 @@ impl<G: Gate> Daemon<G> {
             _ => return None,
         }
         let attempt = self.prep_backoff.failures() + 1;
-        self.log.debug("resolving SuperLink", &[("attempt", &attempt)]);
+        self.log
+            .debug("resolving SuperLink", &[("attempt", &attempt)]);
         match prepare(&self.settings, &self.opts, &mut self.gate, true) {
             Ok(p) => {
-                self.prep_backoff.on_success();
+                self.prep_backoff.on_success(now);
                 self.prep_at = None;
                 self.log.info(
                     "SuperLink resolved",
@@ -504,24 +571,31 @@ impl<G: Gate> Daemon<G> {
                         ("address", &p.params.superlink),
                         ("attempt", &attempt),
                         ("tls", &self.settings.tls),
-                        ("node_config", &p.params.node_config.as_deref().unwrap_or("")),
+                        (
+                            "node_config",
+                            &p.params.node_config.as_deref().unwrap_or(""),
+                        ),
                     ],
                 );
                 if self.child.is_some() && self.child_argv != p.argv {
-                    self.log.info("SuperNode command changed; restarting it", &[]);
+                    self.log
+                        .info("SuperNode command changed; restarting it", &[]);
                     self.stop_child();
-                    self.restart_backoff.on_success();
+                    self.restart_backoff.on_success(now);
                     self.restart_at = now;
                 }
                 self.prepared = Some(p);
                 None
             }
-            Err(e) => match self.prep_backoff.on_failure(now) {
+            Err(e) => match next_delay(
+                &mut self.prep_backoff,
+                now,
+                match &e {
+                    PrepareError::Gate(g) => g.retry_after_ms,
+                    _ => None,
+                },
+            ) {
                 Some(delay) => {
-                    let delay = match &e {
-                        PrepareError::Gate(g) => delay.max(g.retry_after_ms.unwrap_or(0)),
-                        _ => delay,
-                    };
                     self.prep_at = Some(now.saturating_add(delay));
                     let level = match &e {
                         PrepareError::Gate(g) if g.kind == GateErrorKind::Unauthorized => {
@@ -533,7 +607,11 @@ impl<G: Gate> Daemon<G> {
                     self.log.event(
                         level,
                         "SuperLink not resolved yet; retrying",
-                        &[("attempt", &attempt), ("error", &e), ("next_delay_ms", &delay)],
+                        &[
+                            ("attempt", &attempt),
+                            ("error", &e),
+                            ("next_delay_ms", &delay),
+                        ],
                     );
                     None
                 }
@@ -552,7 +630,9 @@ impl<G: Gate> Daemon<G> {
         if self.child.is_some() || now < self.restart_at {
             return;
         }
-        let Some(p) = self.prepared.as_ref() else { return };
+        let Some(p) = self.prepared.as_ref() else {
+            return;
+        };
         let argv = p.argv.clone();
         match Running::spawn(&argv) {
             Ok(r) => {
@@ -563,10 +643,11 @@ impl<G: Gate> Daemon<G> {
                 self.child = Some(r);
                 self.child_argv = argv;
                 self.probe_at = now;
-                self.probe_backoff.on_success();
+                self.probe_backoff.on_success(now);
             }
             Err(e) => {
-                let delay = self.restart_backoff.on_failure(now).unwrap_or(self.opts.backoff_base_ms);
+                let delay = next_delay(&mut self.restart_backoff, now, None)
+                    .unwrap_or(self.opts.backoff_base_ms);
                 self.restart_at = now.saturating_add(delay);
                 self.log.error(
                     "cannot start the SuperNode",
@@ -595,11 +676,12 @@ impl<G: Gate> Daemon<G> {
                     self.log.info("SuperLink reachable", &[("address", &addr)]);
                 }
                 self.link_ok = true;
-                self.probe_backoff.on_success();
+                self.probe_backoff.on_success(now);
                 self.probe_at = now.saturating_add(self.opts.probe_interval_ms);
             }
             Err(e) => {
-                let delay = self.probe_backoff.on_failure(now).unwrap_or(self.opts.probe_interval_ms);
+                let delay = next_delay(&mut self.probe_backoff, now, None)
+                    .unwrap_or(self.opts.probe_interval_ms);
                 let level = if self.link_ok || self.probe_backoff.failures() == 1 {
                     Level::Warning
                 } else {
@@ -627,7 +709,10 @@ impl<G: Gate> Daemon<G> {
         } else {
             ClientStatus::Disconnected
         };
-        FlStatus { status, round: self.round }
+        FlStatus {
+            status,
+            round: self.round,
+        }
     }
 
     fn update_status(&mut self, now: u64) {
@@ -668,7 +753,7 @@ impl<G: Gate> Daemon<G> {
             Ok(()) => {
                 if with_static {
                     self.static_pending = false;
-                    self.static_backoff.on_success();
+                    self.static_backoff.on_success(now);
                 }
                 if let Some(s) = status {
                     self.publisher.on_published(now, s);
@@ -681,8 +766,8 @@ impl<G: Gate> Daemon<G> {
             Err(e) => {
                 let mut delay = 0;
                 if with_static {
-                    delay = self.static_backoff.on_failure(now).unwrap_or(60_000);
-                    delay = delay.max(e.retry_after_ms.unwrap_or(0));
+                    delay = next_delay(&mut self.static_backoff, now, e.retry_after_ms)
+                        .unwrap_or(60_000);
                     self.static_at = now.saturating_add(delay);
                 }
                 if status.is_some() {
@@ -719,13 +804,19 @@ impl<G: Gate> Daemon<G> {
         };
         self.log.debug(
             "status report",
-            &[("status", &report.status), ("round", &report.round.unwrap_or(0))],
+            &[
+                ("status", &report.status),
+                ("round", &report.round.unwrap_or(0)),
+            ],
         );
         if let Some(r) = report.round {
             self.round = r;
         }
         if self.child.is_none() {
-            self.log.debug("report while the SuperNode is not running; status stays 3", &[]);
+            self.log.debug(
+                "report while the SuperNode is not running; status stays 3",
+                &[],
+            );
         } else {
             match report.status {
                 2 => {
@@ -763,12 +854,13 @@ impl<G: Gate> Daemon<G> {
                     self.static_pending = true;
                     self.static_at = 0;
                 }
-                self.prep_backoff = discovery_backoff(&s, &self.opts);
-                self.restart_backoff = restart_backoff(&s, &self.opts);
+                self.prep_backoff = Backoff::new(discovery_config(&s, &self.opts), jitter_seed(6));
+                self.restart_backoff = Backoff::new(restart_config(&s, &self.opts), jitter_seed(7));
                 self.settings = s;
                 self.gate = g;
                 self.prep_at = Some(0);
-                self.log.info("context reloaded; re-resolving the SuperLink", &[]);
+                self.log
+                    .info("context reloaded; re-resolving the SuperLink", &[]);
             }
             Err(errors) => {
                 for e in &errors {
@@ -788,9 +880,15 @@ impl<G: Gate> Daemon<G> {
             match c.stop(Duration::from_millis(self.opts.stop_grace_ms)) {
                 Ok((st, killed)) => self.log.info(
                     "SuperNode stopped",
-                    &[("pid", &pid), ("exit", &supervisor::describe_exit(st)), ("sigkill", &killed)],
+                    &[
+                        ("pid", &pid),
+                        ("exit", &supervisor::describe_exit(st)),
+                        ("sigkill", &killed),
+                    ],
                 ),
-                Err(e) => self.log.error("cannot stop the SuperNode", &[("pid", &pid), ("error", &e)]),
+                Err(e) => self
+                    .log
+                    .error("cannot stop the SuperNode", &[("pid", &pid), ("error", &e)]),
             }
             self.link_ok = false;
             self.training = false;
@@ -798,10 +896,15 @@ impl<G: Gate> Daemon<G> {
     }
 
     fn shutdown(&mut self) {
-        let last = FlStatus { status: ClientStatus::Disconnected, round: self.round };
+        let last = FlStatus {
+            status: ClientStatus::Disconnected,
+            round: self.round,
+        };
         match self.gate.publish(&last.pairs()) {
             Ok(()) => self.log.info("published DISCONNECTED", &[]),
-            Err(e) => self.log.warn("could not publish DISCONNECTED", &[("error", &e)]),
+            Err(e) => self
+                .log
+                .warn("could not publish DISCONNECTED", &[("error", &e)]),
         }
         self.stop_child();
         self.log.info("stopped", &[]);

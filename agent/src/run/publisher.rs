@@ -5,7 +5,7 @@
 //! window), again as a slow heartbeat, and after a failure with backoff —
 //! always sending the newest state, never a stale queued one.
 
-use super::interim::Backoff;
+use stamen_core::backoff::{Backoff, BackoffConfig, Multiplier};
 
 /// FL_CLIENT_STATUS values (SPEC §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,13 +54,40 @@ pub struct Publisher {
 
 impl Publisher {
     /// Start with `initial` pending for immediate publication.
-    pub fn new(initial: FlStatus, now: u64, coalesce_ms: u64, heartbeat_ms: u64) -> Self {
+    /// Failed publishes are retried after 1 s, doubling, capped at 60 s
+    /// (equal jitter drawn from `seed`).
+    pub fn new(
+        initial: FlStatus,
+        now: u64,
+        coalesce_ms: u64,
+        heartbeat_ms: u64,
+        seed: u64,
+    ) -> Self {
+        Self::with_retry(
+            initial,
+            now,
+            coalesce_ms,
+            heartbeat_ms,
+            Backoff::new(
+                BackoffConfig::exponential(1_000, Multiplier::TWO, 60_000),
+                seed,
+            ),
+        )
+    }
+
+    fn with_retry(
+        initial: FlStatus,
+        now: u64,
+        coalesce_ms: u64,
+        heartbeat_ms: u64,
+        retry: Backoff,
+    ) -> Self {
         Publisher {
             desired: initial,
             published: None,
             next_at: Some(now),
             in_retry: false,
-            retry: Backoff::new(1_000, 60_000, true, 0),
+            retry,
             coalesce_ms,
             heartbeat_ms,
         }
@@ -103,7 +130,7 @@ impl Publisher {
     pub fn on_published(&mut self, now: u64, sent: FlStatus) {
         self.published = Some(sent);
         self.in_retry = false;
-        self.retry.on_success();
+        self.retry.on_success(now);
         self.next_at = if sent == self.desired {
             Some(now.saturating_add(self.heartbeat_ms))
         } else {
@@ -113,8 +140,7 @@ impl Publisher {
 
     /// The publish failed; returns the delay before the next try.
     pub fn on_failed(&mut self, now: u64, retry_after_ms: Option<u64>) -> u64 {
-        let d = self.retry.on_failure(now).unwrap_or(60_000);
-        let d = d.max(retry_after_ms.unwrap_or(0));
+        let d = super::next_delay(&mut self.retry, now, retry_after_ms).unwrap_or(60_000);
         self.in_retry = true;
         self.next_at = Some(now.saturating_add(d));
         d
@@ -129,14 +155,30 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stamen_core::backoff::Jitter;
 
-    const D: FlStatus = FlStatus { status: ClientStatus::Disconnected, round: 0 };
-    const I: FlStatus = FlStatus { status: ClientStatus::Idle, round: 0 };
-    const T3: FlStatus = FlStatus { status: ClientStatus::Training, round: 3 };
+    const D: FlStatus = FlStatus {
+        status: ClientStatus::Disconnected,
+        round: 0,
+    };
+    const I: FlStatus = FlStatus {
+        status: ClientStatus::Idle,
+        round: 0,
+    };
+    const T3: FlStatus = FlStatus {
+        status: ClientStatus::Training,
+        round: 3,
+    };
+
+    fn exact(initial: FlStatus) -> Publisher {
+        let cfg =
+            BackoffConfig::exponential(1_000, Multiplier::TWO, 60_000).with_jitter(Jitter::None);
+        Publisher::with_retry(initial, 0, 100, 10_000, Backoff::new(cfg, 1))
+    }
 
     #[test]
     fn change_coalesces_and_heartbeats() {
-        let mut p = Publisher::new(D, 0, 100, 10_000);
+        let mut p = exact(D);
         assert_eq!(p.poll(0), Some(D));
         p.on_published(0, D);
         assert_eq!(p.poll(50), None);
@@ -150,7 +192,7 @@ mod tests {
 
     #[test]
     fn failure_backs_off_and_sends_newest() {
-        let mut p = Publisher::new(D, 0, 100, 10_000);
+        let mut p = exact(D);
         assert_eq!(p.on_failed(0, None), 1_000);
         p.update(10, I); // does not pull the retry earlier
         assert_eq!(p.poll(999), None);

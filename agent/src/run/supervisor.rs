@@ -329,9 +329,13 @@ mod tests {
 
     #[test]
     fn placeholders_substitute_and_suppress_append() {
-        let t = split_command("docker run --rm img:1 flower-supernode {flags} --port 9095").unwrap();
+        let t =
+            split_command("docker run --rm img:1 flower-supernode {flags} --port 9095").unwrap();
         let argv = build_argv(&t, &params()).unwrap();
-        assert_eq!(argv[..5], s(&["docker", "run", "--rm", "img:1", "flower-supernode"])[..]);
+        assert_eq!(
+            argv[..5],
+            s(&["docker", "run", "--rm", "img:1", "flower-supernode"])[..]
+        );
         assert_eq!(argv[5], "--superlink");
         assert_eq!(argv[argv.len() - 2..], s(&["--port", "9095"])[..]);
 
@@ -380,7 +384,8 @@ mod tests {
 
     #[test]
     fn stop_escalates_to_sigkill() {
-        let r = Running::spawn(&s(&["sh", "-c", "trap '' TERM; while :; do sleep 1; done"])).unwrap();
+        let r =
+            Running::spawn(&s(&["sh", "-c", "trap '' TERM; while :; do sleep 1; done"])).unwrap();
         std::thread::sleep(Duration::from_millis(200)); // let the trap be set
         let (st, killed) = r.stop(Duration::from_millis(300)).unwrap();
         assert!(killed);
