@@ -25,15 +25,27 @@ fn restarts_with_backoff(tail: &str, expect_exit: &str) {
     // Equal jitter: delay r lies in [e/2, e] with e = 200·2^(r-1).
     for (r, &ms) in d.iter().take(3).enumerate() {
         let e = 200u64 << r;
-        assert!(ms >= e / 2 && ms <= e, "restart {} delay {ms} outside [{}, {e}]", r + 1, e / 2);
+        assert!(
+            ms >= e / 2 && ms <= e,
+            "restart {} delay {ms} outside [{}, {e}]",
+            r + 1,
+            e / 2
+        );
     }
     assert!(logs.contains(expect_exit), "{logs}");
     // Not a hot loop: the child was started at most a handful of times.
     std::thread::sleep(Duration::from_millis(500));
-    assert!(child_pids(&dir).len() <= 6, "too many restarts: {:?}", child_pids(&dir));
+    assert!(
+        child_pids(&dir).len() <= 6,
+        "too many restarts: {:?}",
+        child_pids(&dir)
+    );
     // The child's flags came from the context.
     let argv = child_argv(&dir);
-    assert!(argv[0].contains(&format!("--superlink {}", sl.addr)), "{argv:?}");
+    assert!(
+        argv[0].contains(&format!("--superlink {}", sl.addr)),
+        "{argv:?}"
+    );
     assert!(argv[0].contains("--insecure"));
     assert!(argv[0].contains("--node-config partition-id=0 num-partitions=2"));
     assert!(argv[0].contains("--isolation subprocess"));
@@ -42,7 +54,10 @@ fn restarts_with_backoff(tail: &str, expect_exit: &str) {
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
     // The status never claimed a connection it did not have for long: the
     // last published value is DISCONNECTED.
-    assert_eq!(og.published().get("FL_CLIENT_STATUS").map(String::as_str), Some("3"));
+    assert_eq!(
+        og.published().get("FL_CLIENT_STATUS").map(String::as_str),
+        Some("3")
+    );
 }
 
 #[test]
@@ -66,11 +81,18 @@ fn stable_child_resets_backoff() {
     let cmd = stand_in(&dir, "sleep 0.6; exit 1");
     let args = fast_args(&["--supernode-cmd", &cmd, "--stable-ms", "300"]);
     let mut agent = Agent::spawn(&dir, &ctx, &refs(&args), &[]);
-    assert!(wait_until(Duration::from_secs(15), || child_pids(&dir).len() >= 4), "{}", agent.logs());
+    assert!(
+        wait_until(Duration::from_secs(15), || child_pids(&dir).len() >= 4),
+        "{}",
+        agent.logs()
+    );
     let d = delays(&agent.logs(), "SuperNode exited; restarting after backoff");
     assert!(d.len() >= 3);
     for ms in d.iter().take(3) {
-        assert!((100..=200).contains(ms), "delay {ms} should be the initial one: {d:?}");
+        assert!(
+            (100..=200).contains(ms),
+            "delay {ms} should be the initial one: {d:?}"
+        );
     }
     agent.signal(libc::SIGTERM);
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
@@ -87,7 +109,10 @@ fn missing_program_is_retried_not_fatal() {
     assert!(wait_until(Duration::from_secs(10), || {
         agent.logs().matches("cannot start the SuperNode").count() >= 2
     }));
-    assert!(agent.child.try_wait().unwrap().is_none(), "agent must keep running");
+    assert!(
+        agent.child.try_wait().unwrap().is_none(),
+        "agent must keep running"
+    );
     agent.signal(libc::SIGTERM);
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
 }

@@ -507,6 +507,12 @@ impl<G: Gate> Daemon<G> {
     /// Run everything that is due at `now`. `Some(code)` means exit.
     fn step(&mut self, now: u64) -> Option<u8> {
         self.reap(now);
+        // Publish what is due before the slow work (discovery, probes), so
+        // the start state (DISCONNECTED) and a child's exit reach OneGate
+        // without waiting for them.
+        self.update_status(now);
+        self.publish_if_due(now);
+        let now = self.now();
         if let Some(code) = self.prepare_if_due(now) {
             return Some(code);
         }

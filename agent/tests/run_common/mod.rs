@@ -121,7 +121,12 @@ impl OneGate {
                 }
             }
         });
-        OneGate { addr, state, stop, thread: Some(thread) }
+        OneGate {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -156,8 +161,10 @@ impl OneGate {
 
     /// The SuperLink VM document with these USER_TEMPLATE attributes.
     pub fn set_vm(&self, id: &str, user_template: &[(&str, &str)]) {
-        let ut: serde_json::Map<String, Value> =
-            user_template.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        let ut: serde_json::Map<String, Value> = user_template
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
         self.state.lock().unwrap().vms.insert(
             id.to_string(),
             json!({"VM": {"ID": id, "NAME": "superlink", "USER_TEMPLATE": ut, "TEMPLATE": {}}}),
@@ -174,7 +181,10 @@ impl OneGate {
     }
 
     pub fn puts(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| r.method == "PUT").collect()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "PUT")
+            .collect()
     }
 
     /// Highest number of requests that started within any 1-second window.
@@ -182,7 +192,10 @@ impl OneGate {
         let times: Vec<Instant> = self.requests().iter().map(|r| r.at).collect();
         let mut best = 0;
         for (i, t) in times.iter().enumerate() {
-            let n = times[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
+            let n = times[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+                .count();
             best = best.max(n);
         }
         best
@@ -232,12 +245,22 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
     let body = String::from_utf8_lossy(&body).to_string();
-    let rec = Recorded { method: method.clone(), path: path.clone(), headers, body, at: Instant::now() };
+    let rec = Recorded {
+        method: method.clone(),
+        path: path.clone(),
+        headers,
+        body,
+        at: Instant::now(),
+    };
     let fault = {
         let mut s = st.lock().unwrap();
         s.log.push(rec.clone());
         let applies = s.fault_methods.is_empty() || s.fault_methods.contains(&method);
-        if applies { s.fault.unwrap_or(Fault::None) } else { Fault::None }
+        if applies {
+            s.fault.unwrap_or(Fault::None)
+        } else {
+            Fault::None
+        }
     };
     match fault {
         Fault::Drop => {
@@ -245,12 +268,25 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
             return Ok(());
         }
         Fault::Status(code) => return respond(&mut c, code, "text/plain", "injected failure"),
-        Fault::Garbage => return respond(&mut c, 200, "application/json;charset=utf-8", "{\"SERVICE\": [garbage"),
+        Fault::Garbage => {
+            return respond(
+                &mut c,
+                200,
+                "application/json;charset=utf-8",
+                "{\"SERVICE\": [garbage",
+            )
+        }
         Fault::Slow(d) => std::thread::sleep(d),
         Fault::None => {}
     }
-    let tok_ok = rec.headers.iter().any(|(k, v)| k == "x-onegate-token" && v == TOKEN)
-        && rec.headers.iter().any(|(k, v)| k == "x-onegate-vmid" && v == VMID);
+    let tok_ok = rec
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-onegate-token" && v == TOKEN)
+        && rec
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-onegate-vmid" && v == VMID);
     if !tok_ok {
         return respond(&mut c, 401, "text/plain", "Not authorized");
     }
@@ -325,7 +361,12 @@ impl SuperLink {
                 }
             }
         });
-        SuperLink { addr, accepted, stop, thread: Some(thread) }
+        SuperLink {
+            addr,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -406,13 +447,22 @@ pub fn child_pids(dir: &TempDir) -> Vec<u32> {
 }
 
 pub fn child_argv(dir: &TempDir) -> Vec<String> {
-    fs::read_to_string(dir.path("child.argv")).unwrap_or_default().lines().map(String::from).collect()
+    fs::read_to_string(dir.path("child.argv"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 pub fn alive(pid: u32) -> bool {
     // A zombie is not alive for our purposes.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -443,12 +493,19 @@ impl Agent {
             .env_remove("JOURNAL_STREAM")
             .env_remove("STAMEN_STATUS_SOCKET")
             .stdin(Stdio::null())
-            .stdout(Stdio::from(fs::File::create(dir.path("agent.out")).unwrap()))
+            .stdout(Stdio::from(
+                fs::File::create(dir.path("agent.out")).unwrap(),
+            ))
             .stderr(Stdio::from(fs::File::create(&log).unwrap()));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Agent { child: cmd.spawn().unwrap(), log, socket, pids_file: dir.path("child.pids") }
+        Agent {
+            child: cmd.spawn().unwrap(),
+            log,
+            socket,
+            pids_file: dir.path("child.pids"),
+        }
     }
 
     pub fn pid(&self) -> u32 {
