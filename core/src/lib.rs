@@ -9,4 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod form;
+pub mod ipc;
 pub mod rng;
+pub mod status;
