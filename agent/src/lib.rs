@@ -2,5 +2,7 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_onegate;
+pub mod onegate;
 pub mod cmd_run;
 pub mod run;
