@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args as ClapArgs;
 
-use crate::run::interim::gate::HttpGate;
+use crate::run::gate::OneGateGate;
 use crate::run::log::{Level, Log};
 use crate::run::{self, Daemon, EdgeSettings, Options};
 
@@ -64,6 +64,9 @@ pub struct Args {
     /// Re-publish the unchanged status this often, in ms.
     #[arg(long, value_name = "MS", default_value_t = 300_000)]
     pub heartbeat_ms: u64,
+    /// Minimum time between two status publishes (bursts are coalesced), in ms.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    pub min_publish_interval_ms: u64,
     /// Timeout of one OneGate request (connect + response), in ms.
     #[arg(long, value_name = "MS", default_value_t = 5_000)]
     pub onegate_timeout_ms: u64,
@@ -242,11 +245,11 @@ pub fn load(args: &Args) -> Result<Loaded, Vec<String>> {
     })
 }
 
-fn make_gate(l: &Loaded, args: &Args) -> Result<HttpGate, Vec<String>> {
-    HttpGate::new(
+fn make_gate(l: &Loaded, args: &Args) -> Result<OneGateGate, Vec<String>> {
+    OneGateGate::new(
         &l.endpoint,
-        &l.token,
         &l.settings.vmid,
+        &l.token,
         Duration::from_millis(args.onegate_timeout_ms),
     )
     .map_err(|e| vec![e])
@@ -272,6 +275,7 @@ fn options(args: &Args, template: Vec<String>) -> Options {
         stable_ms: args.stable_ms,
         stop_grace_ms: args.stop_grace_ms,
         heartbeat_ms: args.heartbeat_ms.max(1_000),
+        min_publish_interval_ms: args.min_publish_interval_ms,
         log_level: args.log_level,
     }
 }
@@ -314,7 +318,7 @@ pub fn run(args: Args) -> ExitCode {
         return dry_run(&loaded, &opts, &mut gate);
     }
     let reload_args = args.clone();
-    let loader: run::Loader<HttpGate> = Box::new(move || {
+    let loader: run::Loader<OneGateGate> = Box::new(move || {
         let l = load(&reload_args)?;
         let g = make_gate(&l, &reload_args)?;
         Ok((l.settings, g))
@@ -328,7 +332,7 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn dry_run(l: &Loaded, o: &Options, gate: &mut HttpGate) -> ExitCode {
+fn dry_run(l: &Loaded, o: &Options, gate: &mut OneGateGate) -> ExitCode {
     let s = &l.settings;
     println!("context:");
     println!("  VMID={}", s.vmid);

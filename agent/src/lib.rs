@@ -3,6 +3,6 @@
 #![warn(missing_docs)]
 
 pub mod cmd_onegate;
-pub mod onegate;
 pub mod cmd_run;
+pub mod onegate;
 pub mod run;

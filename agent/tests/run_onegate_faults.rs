@@ -91,12 +91,12 @@ fn survives(fault: Fault, expect_in_logs: &str) {
 
 #[test]
 fn onegate_500() {
-    survives(Fault::Status(500), "HTTP 500");
+    survives(Fault::Status(500), "OneGate server error 500");
 }
 
 #[test]
 fn onegate_401() {
-    survives(Fault::Status(401), "HTTP 401");
+    survives(Fault::Status(401), "OneGate 401");
 }
 
 #[test]

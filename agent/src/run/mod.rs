@@ -11,6 +11,7 @@
 //! between restarts that resets after it has been up for a stable period.
 
 pub mod ca;
+pub mod gate;
 pub mod interim;
 pub mod ipc_listener;
 pub mod log;
@@ -25,9 +26,9 @@ use std::time::{Duration, Instant};
 
 use ipc_listener::StatusSocket;
 use log::{Level, Log};
-use publisher::{ClientStatus, FlStatus, Publisher};
 use signals::Signals;
 use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Multiplier};
+use stamen_core::status::{ClientStatus, FlStatus, StatusTracker, TrackerConfig};
 use supervisor::{Running, SupernodeParams};
 
 /// Exit code: configuration error (EX_CONFIG).
@@ -83,6 +84,8 @@ pub struct Options {
     pub stop_grace_ms: u64,
     /// Re-publish the unchanged status this often (ms).
     pub heartbeat_ms: u64,
+    /// Minimum time between two status publishes (coalescing window, ms).
+    pub min_publish_interval_ms: u64,
     /// `--log-level` (wins over FL_LOG_LEVEL).
     pub log_level: Option<Level>,
 }
@@ -307,7 +310,7 @@ pub struct Daemon<G: Gate> {
     static_pending: bool,
     static_at: u64,
     static_backoff: Backoff,
-    publisher: Publisher,
+    tracker: StatusTracker,
 }
 
 /// A per-process jitter seed (time and PID), so a fleet of agents started
@@ -391,10 +394,16 @@ impl<G: Gate> Daemon<G> {
             Signals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let socket = StatusSocket::bind(&opts.socket)
             .map_err(|e| format!("cannot bind status socket {}: {e}", opts.socket.display()))?;
-        let initial = FlStatus {
-            status: ClientStatus::Disconnected,
-            round: 0,
-        };
+        let mut tracker = StatusTracker::new(
+            TrackerConfig {
+                min_interval_ms: opts.min_publish_interval_ms,
+                heartbeat_ms: opts.heartbeat_ms,
+                retry: TrackerConfig::DEFAULT_RETRY,
+            },
+            jitter_seed(5),
+        );
+        // Start state: DISCONNECTED until the child runs and the probe succeeds.
+        tracker.update(0, FlStatus::new(ClientStatus::Disconnected, 0));
         Ok(Daemon {
             prep_backoff: Backoff::new(discovery_config(&settings, &opts), jitter_seed(1)),
             restart_backoff: Backoff::new(restart_config(&settings, &opts), jitter_seed(2)),
@@ -410,7 +419,7 @@ impl<G: Gate> Daemon<G> {
                 BackoffConfig::exponential(1_000, Multiplier::TWO, 60_000),
                 jitter_seed(4),
             ),
-            publisher: Publisher::new(initial, 0, 200, opts.heartbeat_ms, jitter_seed(5)),
+            tracker,
             settings,
             opts,
             gate,
@@ -500,7 +509,7 @@ impl<G: Gate> Daemon<G> {
         if self.static_pending {
             consider(Some(self.static_at));
         }
-        consider(self.publisher.poll_at());
+        consider(self.tracker.poll_at());
         w
     }
 
@@ -715,43 +724,33 @@ impl<G: Gate> Daemon<G> {
         } else {
             ClientStatus::Disconnected
         };
-        FlStatus {
-            status,
-            round: self.round,
-        }
+        FlStatus::new(status, self.round)
     }
 
     fn update_status(&mut self, now: u64) {
         let d = self.desired();
-        if d != self.publisher.desired() {
+        if Some(d) != self.tracker.newest() {
             self.log.info(
                 "status changed",
-                &[("status", &(d.status as u8)), ("round", &d.round)],
+                &[("status", &d.status.code()), ("round", &d.round)],
             );
         }
-        self.publisher.update(now, d);
-    }
-
-    fn static_pairs(&self) -> Vec<(String, String)> {
-        vec![
-            ("FL_NODE_READY".into(), "YES".into()),
-            ("FL_NODE_ID".into(), self.settings.vmid.clone()),
-            ("FL_VERSION".into(), env!("CARGO_PKG_VERSION").into()),
-        ]
+        self.tracker.update(now, d);
     }
 
     fn publish_if_due(&mut self, now: u64) {
         let with_static = self.static_pending && self.static_at <= now;
-        let status = self.publisher.poll(now);
+        // A publish handed out by the tracker is always reported back below.
+        let status = self.tracker.poll(now).map(|p| p.status);
         if !with_static && status.is_none() {
             return;
         }
         let mut pairs = Vec::new();
         if with_static {
-            pairs.extend(self.static_pairs());
+            pairs.extend(publisher::start_pairs(&self.settings.vmid));
         }
         if let Some(s) = status {
-            pairs.extend(s.pairs());
+            pairs.extend(publisher::status_pairs(&s));
         }
         let res = self.gate.publish(&pairs);
         let now = self.now();
@@ -762,10 +761,10 @@ impl<G: Gate> Daemon<G> {
                     self.static_backoff.on_success(now);
                 }
                 if let Some(s) = status {
-                    self.publisher.on_published(now, s);
+                    self.tracker.published(now, &s);
                     self.log.debug(
                         "status published",
-                        &[("status", &(s.status as u8)), ("round", &s.round)],
+                        &[("status", &s.status.code()), ("round", &s.round)],
                     );
                 }
             }
@@ -777,7 +776,8 @@ impl<G: Gate> Daemon<G> {
                     self.static_at = now.saturating_add(delay);
                 }
                 if status.is_some() {
-                    delay = self.publisher.on_failed(now, e.retry_after_ms);
+                    self.tracker.publish_failed(now);
+                    delay = self.tracker.poll_at().map_or(0, |t| t.saturating_sub(now));
                     if with_static {
                         // Keep both on one schedule so they travel together.
                         self.static_at = now.saturating_add(delay);
@@ -798,12 +798,12 @@ impl<G: Gate> Daemon<G> {
     }
 
     fn on_datagram(&mut self, now: u64, d: &[u8]) {
-        let report = match interim::decode(d) {
+        let report = match stamen_core::ipc::decode(d) {
             Ok(r) => r,
             Err(e) => {
                 self.log.warn(
                     "ignoring malformed status datagram",
-                    &[("error", &e), ("bytes", &d.len())],
+                    &[("error", &e), ("offset", &e.offset()), ("bytes", &d.len())],
                 );
                 return;
             }
@@ -811,7 +811,7 @@ impl<G: Gate> Daemon<G> {
         self.log.debug(
             "status report",
             &[
-                ("status", &report.status),
+                ("status", &report.status.code()),
                 ("round", &report.round.unwrap_or(0)),
             ],
         );
@@ -825,11 +825,11 @@ impl<G: Gate> Daemon<G> {
             );
         } else {
             match report.status {
-                2 => {
+                ClientStatus::Training => {
                     self.training = true;
                     self.link_ok = true;
                 }
-                1 => {
+                ClientStatus::Idle => {
                     self.training = false;
                     self.link_ok = true;
                 }
@@ -902,11 +902,8 @@ impl<G: Gate> Daemon<G> {
     }
 
     fn shutdown(&mut self) {
-        let last = FlStatus {
-            status: ClientStatus::Disconnected,
-            round: self.round,
-        };
-        match self.gate.publish(&last.pairs()) {
+        let last = FlStatus::new(ClientStatus::Disconnected, self.round);
+        match self.gate.publish(&publisher::status_pairs(&last)) {
             Ok(()) => self.log.info("published DISCONNECTED", &[]),
             Err(e) => self
                 .log

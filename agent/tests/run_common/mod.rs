@@ -613,6 +613,8 @@ pub fn fast_args(extra: &[&str]) -> Vec<String> {
         "500",
         "--stop-grace-ms",
         "2000",
+        "--min-publish-interval-ms",
+        "200",
         "--log-level",
         "DEBUG",
     ]
