@@ -22,6 +22,8 @@ enum Command {
     Onegate(stamen_agent::cmd_onegate::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
     Run(stamen_agent::cmd_run::Args),
+    /// Validate and show the OpenNebula context.
+    Context(stamen_agent::cmd_context::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +31,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
+        Command::Context(args) => stamen_agent::cmd_context::run(&args),
     }
 }

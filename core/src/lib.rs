@@ -13,3 +13,4 @@ pub mod form;
 pub mod ipc;
 pub mod rng;
 pub mod status;
+pub mod context;
