@@ -2,9 +2,9 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_context;
 pub mod cmd_onegate;
 pub mod cmd_run;
+pub mod ctxfile;
 pub mod onegate;
 pub mod run;
-pub mod cmd_context;
-pub mod ctxfile;

@@ -9,8 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod context;
 pub mod form;
 pub mod ipc;
 pub mod rng;
 pub mod status;
-pub mod context;
