@@ -33,7 +33,10 @@ impl StatusSocket {
     pub fn bind(path: &Path) -> io::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.exists() {
-                fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)?;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)?;
             }
         }
         match fs::symlink_metadata(path) {

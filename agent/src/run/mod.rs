@@ -639,7 +639,7 @@ impl<G: Gate> Daemon<G> {
             return;
         };
         let argv = p.argv.clone();
-        match Running::spawn(&argv) {
+        match Running::spawn(&argv, &self.opts.socket) {
             Ok(r) => {
                 self.log.info(
                     "SuperNode started",
