@@ -35,12 +35,15 @@ fn survives(fault: Fault, expect_in_logs: &str) {
     let pids = child_pids(&dir);
     assert_eq!(pids.len(), 1, "SuperNode restarted by a OneGate failure");
     assert!(alive(pids[0]));
-    // Not a hot loop: retries back off (1 s, 2 s, ... with jitter).
+    // Not a hot loop: retries back off (1 s, 2 s, ... with jitter), so at
+    // most 3 attempts fit in ~3.3 s and 2 in any second. The OneGate client
+    // repeats a PUT once when the connection drops before an answer.
+    let per_attempt = if fault == Fault::Drop { 2 } else { 1 };
     let n = og.requests().len();
     let per_sec = og.max_per_second();
     assert!(n >= 2, "retries expected, saw {n}");
-    assert!(n <= 8, "{n} requests in ~3.3 s");
-    assert!(per_sec <= 4, "{per_sec} requests in one second");
+    assert!(n <= 4 * per_attempt, "{n} requests in ~3.3 s");
+    assert!(per_sec <= 2 * per_attempt, "{per_sec} requests in one second");
     if !matches!(fault, Fault::Slow(_)) {
         // (A slow server still applies the update after the client gave up.)
         assert!(
