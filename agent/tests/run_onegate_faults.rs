@@ -43,7 +43,10 @@ fn survives(fault: Fault, expect_in_logs: &str) {
     let per_sec = og.max_per_second();
     assert!(n >= 2, "retries expected, saw {n}");
     assert!(n <= 4 * per_attempt, "{n} requests in ~3.3 s");
-    assert!(per_sec <= 2 * per_attempt, "{per_sec} requests in one second");
+    assert!(
+        per_sec <= 2 * per_attempt,
+        "{per_sec} requests in one second"
+    );
     if !matches!(fault, Fault::Slow(_)) {
         // (A slow server still applies the update after the client gave up.)
         assert!(
