@@ -78,6 +78,9 @@ pub fn run_with(args: &Args, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 }
 
 fn check(ctx: &LoadedContext, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    for w in ctx.unknown_fl_warnings() {
+        writeln!(err, "warning: {w}")?;
+    }
     let errors = ctx.errors();
     if !errors.is_empty() {
         for e in &errors {

@@ -30,7 +30,7 @@ pub const MAX_ERRORS: usize = 64;
 pub const MAX_VARS: usize = 4096;
 
 /// Keys whose values are secrets (redacted unless asked otherwise).
-pub const SECRET_KEYS: &[&str] = &["ONEGATE_TOKEN", "TOKENTXT"];
+pub use stamen_core::context::SECRET_KEYS;
 
 /// A secret string (the OneGate token). `Debug` and `Display` print
 /// `<redacted>`; use [`Secret::expose`] only where the value must be sent.
@@ -92,8 +92,9 @@ impl Format {
     }
 }
 
-/// One context variable with its exact value and position.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One context variable with its exact value and position. `Debug` redacts
+/// the value of [`SECRET_KEYS`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContextVar {
     /// Name.
     pub key: String,
@@ -103,6 +104,22 @@ pub struct ContextVar {
     pub pos: Option<Pos>,
     /// The value may be corrupted (one_env).
     pub lossy: bool,
+}
+
+impl fmt::Debug for ContextVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value: &dyn fmt::Debug = if SECRET_KEYS.contains(&self.key.as_str()) {
+            &"<redacted>"
+        } else {
+            &self.value
+        };
+        f.debug_struct("ContextVar")
+            .field("key", &self.key)
+            .field("value", value)
+            .field("pos", &self.pos)
+            .field("lossy", &self.lossy)
+            .finish()
+    }
 }
 
 /// Where the token came from, with the file for `token.txt`.
@@ -573,6 +590,23 @@ impl LoadedContext {
         out.into_iter().map(|(_, m)| m).collect()
     }
 
+    /// Warnings for `FL_*` / `ONEAPP_FL_*` variables the edge config does
+    /// not read (typos, or settings meant for another role).
+    pub fn unknown_fl_warnings(&self) -> Vec<String> {
+        self.vars
+            .iter()
+            .filter(|v| EdgeConfig::is_unknown_fl_key(&v.key))
+            .map(|v| {
+                format!(
+                    "{}{}: not an edge setting; ignored (known: {}, each also as ONEAPP_FL_…)",
+                    self.prefix(v.pos),
+                    v.key,
+                    EdgeConfig::FL_SETTINGS.join(", ")
+                )
+            })
+            .collect()
+    }
+
     fn pos_of(&self, key: &str) -> Option<Pos> {
         self.vars
             .iter()
@@ -749,6 +783,10 @@ mod tests {
         let ctx = load_file(&p, None, DEFAULT_MAX_BYTES, &no_env).unwrap();
         let dbg = format!("{:?}", ctx.token);
         assert!(!dbg.contains("aHVudGVyMg"), "{dbg}");
+        // Nor anywhere in the whole loaded context.
+        let dbg = format!("{ctx:?}");
+        assert!(!dbg.contains("aHVudGVyMg"), "{dbg}");
+        assert!(dbg.contains("ONEGATE_TOKEN"));
     }
 
     #[test]

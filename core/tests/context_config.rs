@@ -438,3 +438,18 @@ fn token_rule() {
     let msg = TokenError::NotBase64.to_string();
     assert!(!msg.contains("sec"));
 }
+
+#[test]
+fn unknown_fl_keys_are_recognised() {
+    assert!(EdgeConfig::is_unknown_fl_key("FL_SUPERLINK_ADRESS"));
+    assert!(EdgeConfig::is_unknown_fl_key("ONEAPP_FL_NUM_ROUNDS"));
+    assert!(!EdgeConfig::is_unknown_fl_key(
+        "ONEAPP_FL_SUPERLINK_ADDRESS"
+    ));
+    assert!(!EdgeConfig::is_unknown_fl_key("FL_MIN_FIT_CLIENTS"));
+    assert!(!EdgeConfig::is_unknown_fl_key("ONEAPP_SITE_ID"));
+    assert!(!EdgeConfig::is_unknown_fl_key("FLAG"));
+    // build ignores them: no error, defaults kept.
+    let cfg = EdgeConfig::from_vars::<_, 2>([var("FL_SUPERLINK_ADRESS", "x")]).unwrap();
+    assert_eq!(cfg.superlink(), None);
+}

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use stamen_core::context::{
     collect, escape_into, Dialect, EdgeConfig, NodeConfig, NodeConfigValue, OnegateEndpoint,
-    Parser, SuperlinkAddr, Var,
+    Parser, Quoting, SuperlinkAddr, Var,
 };
 
 /// Values biased towards the hard cases: quotes, escapes, newlines, `KEY=`
@@ -109,6 +109,35 @@ proptest! {
             let (_cfg, errs) = EdgeConfig::build::<_, 4>(vars);
             for e in errs.iter() {
                 let _ = e.to_string();
+            }
+        }
+    }
+
+    #[test]
+    fn token_soup_never_panics(pieces in prop::collection::vec(prop::sample::select(vec![
+        "export ", "A=", "KEY_2=", "'", "'\\''", "\"", "\n", " ", "\t", "$", "#", "x", "é", "\r\n", "=",
+    ]), 0..60)) {
+        let text = pieces.concat();
+        for dialect in [Dialect::ContextSh, Dialect::Lenient] {
+            let mut count = 0usize;
+            for item in Parser::new(text.as_bytes(), dialect) {
+                count += 1;
+                prop_assert!(count <= text.len() + 1);
+                if let Ok(e) = item {
+                    let mut buf = vec![0u8; e.unescaped_len()];
+                    prop_assert!(e.value(&mut buf).is_ok());
+                    // Single-quoted: re-encoding the value gives the raw text
+                    // back (a double-quoted one_env value has no escapes).
+                    if e.quoting() == Quoting::Single {
+                        let v = e.value(&mut buf).unwrap().to_string();
+                        let mut enc = vec![0u8; v.len() * 4];
+                        let n = escape_into(&v, &mut enc).unwrap();
+                        prop_assert_eq!(&enc[..n], e.raw_value().as_bytes());
+                    } else {
+                        prop_assert_eq!(e.value(&mut buf).unwrap(), e.raw_value());
+                    }
+                    prop_assert!(text.contains(e.key()));
+                }
             }
         }
     }
