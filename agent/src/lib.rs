@@ -2,6 +2,7 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_backoff;
 pub mod cmd_context;
 pub mod cmd_onegate;
 pub mod cmd_run;

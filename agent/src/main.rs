@@ -18,6 +18,8 @@ struct Cli {
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Print the retry delays a backoff configuration produces.
+    Backoff(stamen_agent::cmd_backoff::Args),
     /// Talk to OneGate (drop-in for the `onegate` client).
     Onegate(stamen_agent::cmd_onegate::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
@@ -29,6 +31,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
