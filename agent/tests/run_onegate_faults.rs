@@ -160,3 +160,39 @@ fn onegate_garbage_answers() {
     agent.signal(libc::SIGTERM);
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
 }
+
+#[test]
+fn retry_after_is_honoured_for_publishes() {
+    let dir = TempDir::new("retry-after");
+    let og = OneGate::start();
+    og.set_fault(Fault::RetryAfter(503, 3));
+    let sl = SuperLink::start();
+    let ctx = static_ctx(&dir, &og, &sl);
+    let cmd = stand_in(&dir, "exec sleep 600");
+    let args = fast_args(&["--supernode-cmd", &cmd]);
+    let mut agent = Agent::spawn(&dir, &ctx, &refs(&args), &[]);
+    assert!(
+        wait_until(Duration::from_secs(10), || og.puts().len() >= 2),
+        "{}",
+        agent.logs()
+    );
+    og.set_fault(Fault::None);
+    let puts = og.puts();
+    let gap = puts[1].at.duration_since(puts[0].at);
+    // Without the hint the first retry would come after 0.5–1 s.
+    assert!(
+        gap >= Duration::from_millis(2900),
+        "retried after {gap:?}\n{}",
+        agent.logs()
+    );
+    assert!(
+        agent.logs().contains("next_delay_ms=3000"),
+        "{}",
+        agent.logs()
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        og.published().get("FL_CLIENT_STATUS").map(String::as_str) == Some("1")
+    }));
+    agent.signal(libc::SIGTERM);
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
+}
