@@ -103,6 +103,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("eval pre-parsed, constant resolver", |b| {
         b.iter(|| black_box(&e).eval(&mut fixed).unwrap())
     });
+    c.bench_function("str_to_f 73.25", |b| {
+        b.iter(|| stamen_core::expr::str_to_f(black_box("73.25")))
+    });
+    c.bench_function("average of CPU over 10 VMs", |b| {
+        b.iter(|| stamen_core::expr::average(black_box(&vms), black_box("CPU")).unwrap())
+    });
     c.bench_function("parse only", |b| {
         b.iter(|| {
             Expr::<'_, 16>::parse(black_box(EXPR))
