@@ -370,7 +370,10 @@ impl Digits {
         let Some(big) = &self.big else {
             // Fast path (Clinger): an exact integer times an exact power of ten.
             if self.m < (1 << 53) && (-22..=22).contains(&exp) {
-                let p = POW10[exp.unsigned_abs() as usize];
+                let p = POW10
+                    .get(exp.unsigned_abs() as usize)
+                    .copied()
+                    .unwrap_or(1.0);
                 return if exp < 0 {
                     self.m as f64 / p
                 } else {
@@ -555,7 +558,7 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
     if let Some(mut v) = first {
         loop {
             adj += aadj * f64::from(v);
-            nd0 += 4;
+            nd0 = nd0.saturating_add(4);
             aadj /= 16.0;
             i += 1;
             match hex_val(at(i)) {
@@ -571,7 +574,7 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
         if nd0 < 0 {
             while at(i) == b'0' {
                 i += 1;
-                nd0 -= 4;
+                nd0 = nd0.saturating_sub(4);
             }
         }
         while let Some(v) = hex_val(at(i)) {
@@ -605,16 +608,18 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
         }
         let mut nd: i64 = 0;
         while at(i).is_ascii_digit() {
-            nd = nd * 10 + i64::from(at(i) - b'0');
+            nd = nd
+                .saturating_mul(10)
+                .saturating_add(i64::from(at(i) - b'0'));
             i += 1;
-            if nd + dsign * nd0 > 2095 {
+            if nd.saturating_add(dsign.saturating_mul(nd0)) > 2095 {
                 while at(i).is_ascii_digit() {
                     i += 1;
                 }
                 break;
             }
         }
-        nd0 += nd * dsign;
+        nd0 = nd0.saturating_add(nd.saturating_mul(dsign));
     } else if dsign_frac {
         return None;
     }
@@ -745,6 +750,18 @@ mod tests {
                 "{text:?}: got {got:e}, want {want:e}"
             );
         }
+    }
+
+    #[test]
+    fn to_f_huge_hex_exponents_do_not_overflow() {
+        let mut text = [b'1'; 3000];
+        text[..3].copy_from_slice(b"-0x");
+        text[2000..2002].copy_from_slice(b"p-");
+        let t = core::str::from_utf8(&text).unwrap();
+        assert!(str_to_f(t) <= 0.0);
+        text[2001] = b'+';
+        let t = core::str::from_utf8(&text).unwrap();
+        assert_eq!(str_to_f(t), f64::NEG_INFINITY);
     }
 
     #[test]
