@@ -2,5 +2,6 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_backoff;
 pub mod cmd_context;
 pub mod ctxfile;

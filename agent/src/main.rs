@@ -18,6 +18,8 @@ struct Cli {
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Print the retry delays a backoff configuration produces.
+    Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
 }
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
     }
 }

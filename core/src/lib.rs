@@ -8,4 +8,9 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod context;
+pub mod form;
+pub mod ipc;
+pub mod rng;
+pub mod status;
