@@ -5,3 +5,5 @@
 pub mod cmd_backoff;
 pub mod cmd_context;
 pub mod ctxfile;
+pub mod cmd_expr;
+pub mod vmdoc;

@@ -14,3 +14,4 @@ pub mod form;
 pub mod ipc;
 pub mod rng;
 pub mod status;
+pub mod expr;
