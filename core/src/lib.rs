@@ -15,3 +15,4 @@ pub mod ipc;
 pub mod rng;
 pub mod status;
 pub mod expr;
+pub mod policy;
