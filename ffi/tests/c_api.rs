@@ -7,6 +7,7 @@
 //! skipped with a message.
 
 use serde_json::Value;
+use stamen_agent::policydoc::{opt_to_i, to_i};
 use stamen_agent::vmdoc::VmDoc;
 use stamen_core::expr::{Expr, Lookup, Section, VmView};
 use std::path::{Path, PathBuf};
@@ -268,17 +269,19 @@ fn lookup_line(l: Lookup<'_>) -> String {
     format!("{kind} {} {number:e}", hex(text.as_bytes()))
 }
 
-/// Converts the OneFlow vectors to the line format `tests/c/test_vectors.c`
+/// Converts the OneFlow vectors (expressions, and policy `new_cardinality`
+/// cases) to the line format `tests/c/test_vectors.c`
 /// reads: per case the expression, for each attribute it references the
 /// per-VM section lookups (from the agent's JSON VM documents), and the
 /// expected status, value, trace and exception.
-fn vectors_file() -> (PathBuf, usize) {
+fn vectors_file() -> (PathBuf, usize, usize) {
     let dir = manifest_dir().join("../tests/vectors/oneflow");
     let cases = std::fs::read_to_string(dir.join("expr-cases.jsonl")).expect("expr-cases.jsonl");
     let expected =
         std::fs::read_to_string(dir.join("expr-expected.jsonl")).expect("expr-expected.jsonl");
     let mut out = String::new();
     let mut n = 0;
+    let mut n_policy = 0;
     for (case, want) in cases.lines().zip(expected.lines()) {
         let case: Value = serde_json::from_str(case).expect("case JSON");
         let want: Value = serde_json::from_str(want).expect("expected JSON");
@@ -336,16 +339,60 @@ fn vectors_file() -> (PathBuf, usize) {
         }
         out += "end\n";
     }
+    let policy_cases =
+        std::fs::read_to_string(dir.join("policy-cases.jsonl")).expect("policy-cases.jsonl");
+    let policy_expected =
+        std::fs::read_to_string(dir.join("policy-expected.jsonl")).expect("policy-expected.jsonl");
+    for (case, want) in policy_cases.lines().zip(policy_expected.lines()) {
+        let case: Value = serde_json::from_str(case).expect("case JSON");
+        let want: Value = serde_json::from_str(want).expect("expected JSON");
+        assert_eq!(
+            case["id"], want["id"],
+            "policy cases and expectations out of step"
+        );
+        if case["kind"] != "new_cardinality" {
+            continue; // sequences drive the autoscaler, which the C API does not expose
+        }
+        // Every new_cardinality vector has a value (none makes OneFlow raise);
+        // a new one that does must be handled here, not skipped.
+        assert_eq!(want["status"], "ok", "{}", case["id"]);
+        let role = &case["role"];
+        let policy = &case["policy"];
+        let int = |v: &Value, path: &str| to_i(Some(v), path).expect("to_i");
+        let opt = |v: Option<&Value>, path: &str| opt_to_i(v, path).expect("to_i");
+        let min = opt(role.get("min_vms"), "min_vms");
+        let max = opt(role.get("max_vms"), "max_vms");
+        let kind = match policy.get("type") {
+            None | Some(Value::Null) => "missing".to_string(),
+            Some(Value::String(t)) => hex(t.as_bytes()),
+            Some(other) => panic!("{}: type {other}", case["id"]),
+        };
+        out += &format!(
+            "ncase {} {} {} {} {} {} {} {} {} {}\n",
+            case["id"].as_str().expect("id"),
+            int(&role["cardinality"], "cardinality"),
+            u8::from(min.is_some()),
+            min.unwrap_or(0),
+            u8::from(max.is_some()),
+            max.unwrap_or(0),
+            kind,
+            opt(policy.get("adjust"), "adjust").unwrap_or(0),
+            opt(policy.get("min_adjust_step"), "min_adjust_step").unwrap_or(0),
+            want["new_cardinality"].as_i64().expect("new_cardinality"),
+        );
+        n_policy += 1;
+    }
     let path = tmp().join("expr-vectors.txt");
     std::fs::create_dir_all(tmp()).expect("mkdir");
     std::fs::write(&path, out).expect("write vectors");
-    (path, n)
+    (path, n, n_policy)
 }
 
 #[test]
 fn c_oneflow_vectors() {
-    let (path, n) = vectors_file();
+    let (path, n, n_policy) = vectors_file();
     assert_eq!(n, 168, "expected all 168 OneFlow expression vectors");
+    assert_eq!(n_policy, 27, "expected all 27 new_cardinality vectors");
     let out = check_program(
         "test_vectors",
         &[c_file("tests/c/test_vectors.c")],

@@ -154,10 +154,47 @@ static int parse_lookup(char **save, stamen_lookup *l) {
   return l->text != NULL;
 }
 
+/* One `new_cardinality` case: role and policy as OneFlow reads them. */
+static void run_ncase(char **save, const char *id, int *cases) {
+  stamen_role_bounds role;
+  stamen_adjustment adj;
+  const char *type;
+  size_t type_len = 0;
+  char *tok;
+  int64_t want, got = -1;
+  stamen_result rc;
+  (*cases)++;
+  g_checks++;
+  role.cardinality = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  role.has_min_vms = (uint8_t)atoi(strtok_r(NULL, " ", save));
+  role.min_vms = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  role.has_max_vms = (uint8_t)atoi(strtok_r(NULL, " ", save));
+  role.max_vms = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  tok = strtok_r(NULL, " ", save);
+  if (strcmp(tok, "missing") == 0) {
+    adj.kind = STAMEN_ADJUST_MISSING;
+  } else {
+    type = unhex(tok, &type_len);
+    if (!type || stamen_adjustment_type_from_name(type, type_len, &adj.kind) != STAMEN_RESULT_OK) {
+      g_failures++;
+      fprintf(stderr, "ncase %s: bad type\n", id);
+      return;
+    }
+  }
+  adj.adjust = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  adj.min_adjust_step = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  want = strtoll(strtok_r(NULL, " ", save), NULL, 10);
+  rc = stamen_new_cardinality(&role, &adj, &got);
+  if (rc != STAMEN_RESULT_OK || got != want) {
+    g_failures++;
+    fprintf(stderr, "ncase %s: got %lld (rc %u), want %lld\n", id, (long long)got, (unsigned)rc, (long long)want);
+  }
+}
+
 int main(int argc, char **argv) {
   static char line[65536];
   FILE *f;
-  int cases = 0, bad_input = 0;
+  int cases = 0, ncases = 0, bad_input = 0;
   struct attr *cur = NULL;
   if (argc != 2) {
     fprintf(stderr, "usage: %s VECTORS.txt\n", argv[0]);
@@ -204,6 +241,10 @@ int main(int argc, char **argv) {
     } else if (strcmp(word, "exc") == 0) {
       strncpy(c.exc_class, strtok_r(NULL, " ", &save), sizeof c.exc_class - 1);
       c.exc_message = unhex(strtok_r(NULL, " ", &save), &c.exc_message_len);
+    } else if (strcmp(word, "ncase") == 0) {
+      const char *id = strtok_r(NULL, " ", &save);
+      pool_used = 0;
+      run_ncase(&save, id ? id : "?", &ncases);
     } else if (strcmp(word, "end") == 0) {
       cases++;
       run_case();
@@ -217,9 +258,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (g_failures) {
-    fprintf(stderr, "test_vectors: %d of %d cases FAILED\n", g_failures, cases);
+    fprintf(stderr, "test_vectors: %d of %d cases FAILED\n", g_failures, cases + ncases);
     return finish("test_vectors");
   }
   printf("test_vectors: %d cases, all match\n", cases);
+  printf("test_vectors: %d new_cardinality cases, all match\n", ncases);
   return finish("test_vectors");
 }
