@@ -132,9 +132,9 @@ pub type stamen_resolve_fn = Option<
     ) -> u32,
 >;
 
-struct CResolver {
-    f: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut f64) -> u32,
-    user: *mut c_void,
+pub(crate) struct CResolver {
+    pub(crate) f: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut f64) -> u32,
+    pub(crate) user: *mut c_void,
 }
 
 impl stamen_core::expr::Resolver for CResolver {

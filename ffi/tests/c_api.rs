@@ -7,9 +7,10 @@
 //! skipped with a message.
 
 use serde_json::Value;
-use stamen_agent::policydoc::{opt_to_i, to_i};
+use stamen_agent::policydoc::{opt_to_i, role_doc, to_i};
 use stamen_agent::vmdoc::VmDoc;
 use stamen_core::expr::{Expr, Lookup, Section, VmView};
+use stamen_core::policy::{Adjustment, AdjustmentType};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -274,7 +275,7 @@ fn lookup_line(l: Lookup<'_>) -> String {
 /// reads: per case the expression, for each attribute it references the
 /// per-VM section lookups (from the agent's JSON VM documents), and the
 /// expected status, value, trace and exception.
-fn vectors_file() -> (PathBuf, usize, usize) {
+fn vectors_file() -> (PathBuf, usize, usize, usize) {
     let dir = manifest_dir().join("../tests/vectors/oneflow");
     let cases = std::fs::read_to_string(dir.join("expr-cases.jsonl")).expect("expr-cases.jsonl");
     let expected =
@@ -282,6 +283,7 @@ fn vectors_file() -> (PathBuf, usize, usize) {
     let mut out = String::new();
     let mut n = 0;
     let mut n_policy = 0;
+    let mut n_sequences = 0;
     for (case, want) in cases.lines().zip(expected.lines()) {
         let case: Value = serde_json::from_str(case).expect("case JSON");
         let want: Value = serde_json::from_str(want).expect("expected JSON");
@@ -350,9 +352,12 @@ fn vectors_file() -> (PathBuf, usize, usize) {
             case["id"], want["id"],
             "policy cases and expectations out of step"
         );
-        if case["kind"] != "new_cardinality" {
-            continue; // sequences drive the autoscaler, which the C API does not expose
+        if case["kind"] == "sequence" {
+            out += &sequence_lines(&case, &want);
+            n_sequences += 1;
+            continue;
         }
+        assert_eq!(case["kind"], "new_cardinality", "{}", case["id"]);
         // Every new_cardinality vector has a value (none makes OneFlow raise);
         // a new one that does must be handled here, not skipped.
         assert_eq!(want["status"], "ok", "{}", case["id"]);
@@ -385,12 +390,13 @@ fn vectors_file() -> (PathBuf, usize, usize) {
     let path = tmp().join("expr-vectors.txt");
     std::fs::create_dir_all(tmp()).expect("mkdir");
     std::fs::write(&path, out).expect("write vectors");
-    (path, n, n_policy)
+    (path, n, n_policy, n_sequences)
 }
 
 #[test]
 fn c_oneflow_vectors() {
-    let (path, n, n_policy) = vectors_file();
+    let (path, n, n_policy, n_sequences) = vectors_file();
+    assert_eq!(n_sequences, 16, "expected all 16 autoscaler sequences");
     assert_eq!(n, 168, "expected all 168 OneFlow expression vectors");
     assert_eq!(n_policy, 27, "expected all 27 new_cardinality vectors");
     let out = check_program(
@@ -489,4 +495,181 @@ fn compile_with(
         show(&out)
     );
     exe.to_path_buf()
+}
+
+fn kind_code(k: AdjustmentType) -> u32 {
+    match k {
+        AdjustmentType::Change => 0,
+        AdjustmentType::Cardinality => 1,
+        AdjustmentType::PercentageChange => 2,
+        AdjustmentType::Unknown => 3,
+        AdjustmentType::Missing => 4,
+        other => panic!("new AdjustmentType {other:?}: extend stamen_adjustment_type"),
+    }
+}
+
+fn adj_fields(a: &Adjustment) -> String {
+    format!("{} {} {}", kind_code(a.kind), a.adjust, a.min_adjust_step)
+}
+
+fn flag_val(v: Option<i64>) -> String {
+    format!("{} {}", u8::from(v.is_some()), v.unwrap_or(0))
+}
+
+/// One autoscaler sequence as `scase … send` lines: the role and its
+/// policies (read with the agent's OneFlow document rules), then per tick
+/// the VMs' lookups for every attribute the expressions use and what OneFlow
+/// reported (decision, role, runtime keys of every policy).
+fn sequence_lines(case: &Value, want: &Value) -> String {
+    let id = case["id"].as_str().expect("id");
+    let role = role_doc(&case["role"], "$.role").unwrap_or_else(|e| panic!("{id}: {e}"));
+    let mut out = format!("scase {id}\n");
+    out += &format!(
+        "role {} {} {} {}\n",
+        role.cardinality,
+        flag_val(role.min_vms),
+        flag_val(role.max_vms),
+        flag_val(role.cooldown)
+    );
+    let mut names: Vec<String> = Vec::new();
+    let elasticity = role.elasticity.clone().unwrap_or_default();
+    for p in &elasticity {
+        let expr = p.expression.as_deref();
+        out += &format!(
+            "epolicy {} {} {} {} {} {}\n",
+            u8::from(expr.is_some()),
+            hex(expr.unwrap_or("").as_bytes()),
+            adj_fields(&p.adjustment),
+            p.period,
+            p.period_number,
+            flag_val(p.cooldown)
+        );
+        assert!(
+            p.last_eval.is_none() && p.true_evals.is_none(),
+            "{id}: resumed state"
+        );
+        if let Ok(e) = Expr::<'_, 64>::parse(expr.unwrap_or("")) {
+            for v in e.variables() {
+                let name = v.with_lookup_name(str::to_owned);
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    let scheduled = role.scheduled.clone().unwrap_or_default();
+    for p in &scheduled {
+        assert!(p.schedule.is_ok(), "{id}: start_time format");
+        let none = Adjustment {
+            kind: AdjustmentType::Missing,
+            adjust: 0,
+            min_adjust_step: 0,
+        };
+        out += &format!(
+            "spolicy {} {} {} {} {}\n",
+            u8::from(p.adjustment.is_some()),
+            adj_fields(&p.adjustment.unwrap_or(none)),
+            hex(p.start_time.as_deref().unwrap_or("").as_bytes()),
+            hex(p.recurrence.as_deref().unwrap_or("").as_bytes()),
+            flag_val(p.cooldown)
+        );
+        assert!(p.last_eval.is_none(), "{id}: resumed state");
+    }
+    let ticks = case["ticks"].as_array().expect("ticks");
+    let wants = want["ticks"].as_array().expect("expected ticks");
+    assert_eq!(ticks.len(), wants.len(), "{id}: tick count");
+    for (tick, w) in ticks.iter().zip(wants) {
+        let apply = tick.get("apply").and_then(Value::as_bool).unwrap_or(true);
+        out += &format!(
+            "tick {} {}\n",
+            tick["now"].as_i64().expect("now"),
+            u8::from(apply)
+        );
+        let vars_vm;
+        let vms: Vec<VmDoc<'_>> = match (tick.get("vars"), tick.get("vms")) {
+            (Some(vars), None) => {
+                vars_vm = serde_json::json!({ "USER_TEMPLATE": vars });
+                vec![VmDoc::new(&vars_vm, 0, "vars").expect("vars VM")]
+            }
+            (None, Some(vms)) => VmDoc::list(vms, "vms").expect("vms"),
+            _ => Vec::new(),
+        };
+        for name in &names {
+            out += &format!("attr {} {}\n", hex(name.as_bytes()), vms.len());
+            for vm in &vms {
+                out += &format!("vm {}", u8::from(vm.is_running()));
+                for s in Section::ALL {
+                    out += " ";
+                    out += &lookup_line(vm.lookup(s, name));
+                }
+                out += "\n";
+            }
+        }
+        if let Some(exc) = w.get("exception") {
+            out += &format!(
+                "texc {} {}\n",
+                exc["class"].as_str().expect("class"),
+                hex(exc["message"].as_str().expect("message").as_bytes())
+            );
+        } else {
+            let cooldown = opt_to_i(w.get("cooldown"), "cooldown").expect("cooldown");
+            let (serr, bound) = match w.get("scale_error").and_then(Value::as_str) {
+                None => (0, None),
+                Some(m) => {
+                    let (code, rest) = if let Some(r) = m.strip_prefix("Minimum cardinality is ") {
+                        (1, r)
+                    } else if let Some(r) = m.strip_prefix("Maximum cardinality is ") {
+                        (2, r)
+                    } else {
+                        panic!("{id}: scale_error {m:?}")
+                    };
+                    (code, rest.parse::<i64>().ok())
+                }
+            };
+            out += &format!(
+                "twant {} {} {} {} {} {}\n",
+                w["diff"].as_i64().expect("diff"),
+                flag_val(cooldown),
+                w["cardinality"].as_i64().expect("cardinality"),
+                to_i(w.get("role_cooldown"), "role_cooldown").expect("role_cooldown"),
+                serr,
+                flag_val(bound)
+            );
+        }
+        let e_states = w["elasticity_policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            e_states.len(),
+            elasticity.len(),
+            "{id}: elasticity policies"
+        );
+        for (i, st) in e_states.iter().enumerate() {
+            let get = |k: &str| opt_to_i(st.get(k), k).expect("int");
+            let (kind, trace) = match st.get("expression_evaluated") {
+                None => (0, "-".to_string()),
+                Some(Value::Null) => (1, "-".to_string()),
+                Some(Value::String(t)) => (2, hex(t.as_bytes())),
+                Some(other) => panic!("{id}: expression_evaluated {other}"),
+            };
+            out += &format!(
+                "estate {i} {} {} {kind} {trace}\n",
+                flag_val(get("last_eval")),
+                flag_val(get("true_evals"))
+            );
+        }
+        let s_states = w["scheduled_policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(s_states.len(), scheduled.len(), "{id}: scheduled policies");
+        for (i, st) in s_states.iter().enumerate() {
+            let le = opt_to_i(st.get("last_eval"), "last_eval").expect("int");
+            out += &format!("sstate {i} {}\n", flag_val(le));
+        }
+        out += &format!("counts {} {}\n", elasticity.len(), scheduled.len());
+    }
+    out += "send\n";
+    out
 }

@@ -18,27 +18,30 @@
 static char pool[POOL_SIZE];
 static size_t pool_used;
 
-/* Decodes a hex token ("-" is empty) into the pool; NULL when malformed. */
-static const char *unhex(const char *tok, size_t *len) {
+/* Decodes a hex token ("-" is empty) into `buf`; NULL when malformed. */
+static const char *unhex_in(char *buf, size_t size, size_t *used, const char *tok, size_t *len) {
   size_t n, i;
   char *out;
+  if (!tok) return NULL;
   if (strcmp(tok, "-") == 0) {
     *len = 0;
-    return pool + pool_used;
+    return buf + *used;
   }
   n = strlen(tok);
-  if (n % 2 != 0 || pool_used + n / 2 + 1 > POOL_SIZE) return NULL;
-  out = pool + pool_used;
+  if (n % 2 != 0 || *used + n / 2 + 1 > size) return NULL;
+  out = buf + *used;
   for (i = 0; i < n / 2; i++) {
     unsigned v;
     if (sscanf(tok + 2 * i, "%2x", &v) != 1) return NULL;
     out[i] = (char)v;
   }
   out[n / 2] = '\0';
-  pool_used += n / 2 + 1;
+  *used += n / 2 + 1;
   *len = n / 2;
   return out;
 }
+
+static const char *unhex(const char *tok, size_t *len) { return unhex_in(pool, POOL_SIZE, &pool_used, tok, len); }
 
 struct attr {
   const char *name;
@@ -191,10 +194,180 @@ static void run_ncase(char **save, const char *id, int *cases) {
   }
 }
 
+/* ---- autoscaler sequences ------------------------------------------------ */
+
+static stamen_autoscaler scaler;
+static char seq_pool[POOL_SIZE]; /* expressions: alive for the whole sequence */
+static size_t seq_pool_used;
+static int64_t tick_now;
+static uint8_t tick_apply;
+static int tick_ok; /* the last tick returned STAMEN_RESULT_OK */
+
+static int64_t next_i64(char **save) {
+  char *t = strtok_r(NULL, " ", save);
+  return t ? strtoll(t, NULL, 10) : 0;
+}
+
+static int parse_adjustment(char **save, stamen_adjustment *a) {
+  a->kind = (uint32_t)next_i64(save);
+  a->adjust = next_i64(save);
+  a->min_adjust_step = next_i64(save);
+  return 1;
+}
+
+#define SFAIL(...)                                 \
+  do {                                             \
+    g_failures++;                                  \
+    fprintf(stderr, "%s @%lld: ", c.id, (long long)tick_now); \
+    fprintf(stderr, __VA_ARGS__);                  \
+    fprintf(stderr, "\n");                         \
+  } while (0)
+
+static void seq_line(const char *word, char **save) {
+  stamen_result rc;
+  if (strcmp(word, "role") == 0) {
+    stamen_role_bounds r;
+    int64_t has_cd, cd;
+    r.cardinality = next_i64(save);
+    r.has_min_vms = (uint8_t)next_i64(save);
+    r.min_vms = next_i64(save);
+    r.has_max_vms = (uint8_t)next_i64(save);
+    r.max_vms = next_i64(save);
+    has_cd = next_i64(save);
+    cd = next_i64(save);
+    rc = stamen_autoscaler_init(&r, (uint8_t)has_cd, cd, STAMEN_DEFAULT_COOLDOWN, &scaler);
+    if (rc != STAMEN_RESULT_OK) SFAIL("init gave %u", (unsigned)rc);
+  } else if (strcmp(word, "epolicy") == 0) {
+    stamen_elasticity_policy p;
+    size_t len = 0;
+    p.has_expression = (uint8_t)next_i64(save);
+    p.expression = unhex_in(seq_pool, POOL_SIZE, &seq_pool_used, strtok_r(NULL, " ", save), &len);
+    p.expression_len = len;
+    parse_adjustment(save, &p.adjustment);
+    p.period = next_i64(save);
+    p.period_number = next_i64(save);
+    p.has_cooldown = (uint8_t)next_i64(save);
+    p.cooldown = next_i64(save);
+    p.has_last_eval = 0;
+    p.last_eval = 0;
+    p.has_true_evals = 0;
+    p.true_evals = 0;
+    if (!p.expression) SFAIL("bad expression");
+    rc = stamen_autoscaler_add_elasticity(&scaler, &p);
+    if (rc != STAMEN_RESULT_OK) SFAIL("add_elasticity gave %u", (unsigned)rc);
+  } else if (strcmp(word, "spolicy") == 0) {
+    stamen_scheduled_policy p;
+    size_t len = 0;
+    p.has_adjustment = (uint8_t)next_i64(save);
+    parse_adjustment(save, &p.adjustment);
+    p.start_time = unhex(strtok_r(NULL, " ", save), &len);
+    p.start_time_len = len;
+    p.recurrence = unhex(strtok_r(NULL, " ", save), &len);
+    p.recurrence_len = len;
+    p.has_cooldown = (uint8_t)next_i64(save);
+    p.cooldown = next_i64(save);
+    p.has_last_eval = 0;
+    p.last_eval = 0;
+    if (!p.start_time || !p.recurrence) SFAIL("bad schedule");
+    rc = stamen_autoscaler_add_scheduled(&scaler, &p);
+    if (rc != STAMEN_RESULT_OK) SFAIL("add_scheduled gave %u", (unsigned)rc);
+  } else if (strcmp(word, "tick") == 0) {
+    tick_now = next_i64(save);
+    tick_apply = (uint8_t)next_i64(save);
+    c.n_attrs = 0;
+    pool_used = 0;
+  } else if (strcmp(word, "twant") == 0) {
+    stamen_tick t;
+    int64_t w[8];
+    int i;
+    for (i = 0; i < 8; i++) w[i] = next_i64(save);
+    g_checks++;
+    rc = stamen_autoscaler_tick(&scaler, tick_now, tick_apply, resolve, NULL, &t);
+    tick_ok = rc == STAMEN_RESULT_OK;
+    if (!tick_ok) {
+      SFAIL("tick gave %u", (unsigned)rc);
+      return;
+    }
+    if (t.diff != w[0]) SFAIL("diff %lld, want %lld", (long long)t.diff, (long long)w[0]);
+    /* OneFlow's cooldown is compared only when it scaled (it is 0 otherwise). */
+    if (t.diff != 0 && (t.has_cooldown != w[1] || (w[1] && t.cooldown != w[2])))
+      SFAIL("cooldown %u/%lld, want %lld/%lld", (unsigned)t.has_cooldown, (long long)t.cooldown, (long long)w[1],
+            (long long)w[2]);
+    if (t.diff == 0 && w[2] != 0) SFAIL("cooldown of an idle pass must be 0");
+    if (t.cardinality != w[3]) SFAIL("cardinality %lld, want %lld", (long long)t.cardinality, (long long)w[3]);
+    if (t.role_cooldown != w[4])
+      SFAIL("role cooldown %lld, want %lld", (long long)t.role_cooldown, (long long)w[4]);
+    if (t.scale_error != (uint32_t)w[5]) SFAIL("scale_error %u, want %lld", (unsigned)t.scale_error, (long long)w[5]);
+    if (w[5] != STAMEN_SCALE_ERROR_NONE && (t.has_scale_error_bound != w[6] || t.scale_error_bound != w[7]))
+      SFAIL("scale_error bound %lld, want %lld", (long long)t.scale_error_bound, (long long)w[7]);
+  } else if (strcmp(word, "texc") == 0) {
+    stamen_tick t;
+    const char *cls = "", *msg = "", *want_cls = strtok_r(NULL, " ", save);
+    size_t len = 0;
+    const char *want_msg = unhex(strtok_r(NULL, " ", save), &len);
+    g_checks++;
+    rc = stamen_autoscaler_tick(&scaler, tick_now, tick_apply, resolve, NULL, &t);
+    tick_ok = 0;
+    if (rc == STAMEN_RESULT_POLICY_MISSING_TYPE) {
+      cls = "NoMethodError";
+      msg = "undefined method 'upcase' for nil";
+    } else if (!exception_of(rc, &cls, &msg)) {
+      SFAIL("tick gave %u, want an exception", (unsigned)rc);
+      return;
+    }
+    if (!want_cls || !want_msg || strcmp(cls, want_cls) != 0 || !bytes_eq(msg, strlen(msg), want_msg))
+      SFAIL("exception %s: %s, want %s: %s", cls, msg, want_cls ? want_cls : "?", want_msg ? want_msg : "?");
+  } else if (strcmp(word, "estate") == 0) {
+    stamen_policy_state st;
+    static char trace[STAMEN_POLICY_TRACE_MAX];
+    size_t n = 0, len = 0;
+    int64_t idx = next_i64(save), has_le = next_i64(save), le = next_i64(save), has_te = next_i64(save),
+            te = next_i64(save), kind = next_i64(save);
+    const char *want_trace = unhex(strtok_r(NULL, " ", save), &len);
+    g_checks++;
+    rc = stamen_autoscaler_elasticity_state(&scaler, (size_t)idx, (uint8_t *)trace, sizeof trace, &n, &st);
+    if (rc != STAMEN_RESULT_OK) {
+      SFAIL("elasticity_state gave %u", (unsigned)rc);
+      return;
+    }
+    if (st.has_last_eval != has_le || (has_le && st.last_eval != le))
+      SFAIL("policy %lld last_eval %u/%lld, want %lld/%lld", (long long)idx, (unsigned)st.has_last_eval,
+            (long long)st.last_eval, (long long)has_le, (long long)le);
+    if (st.has_true_evals != has_te || (has_te && st.true_evals != te))
+      SFAIL("policy %lld true_evals %u/%lld, want %lld/%lld", (long long)idx, (unsigned)st.has_true_evals,
+            (long long)st.true_evals, (long long)has_te, (long long)te);
+    if (st.trace_kind != (uint32_t)kind || (kind == STAMEN_TRACE_TEXT && (!want_trace || !bytes_eq(trace, n, want_trace))))
+      SFAIL("policy %lld trace (%u) %.*s, want (%lld) %s", (long long)idx, (unsigned)st.trace_kind, (int)n, trace,
+            (long long)kind, want_trace ? want_trace : "?");
+  } else if (strcmp(word, "sstate") == 0) {
+    uint8_t has = 9;
+    int64_t le = 0;
+    int64_t idx = next_i64(save), has_le = next_i64(save), want = next_i64(save);
+    g_checks++;
+    rc = stamen_autoscaler_scheduled_state(&scaler, (size_t)idx, &has, &le);
+    if (rc != STAMEN_RESULT_OK || has != has_le || (has_le && le != want))
+      SFAIL("scheduled %lld last_eval %u/%lld, want %lld/%lld", (long long)idx, (unsigned)has, (long long)le,
+            (long long)has_le, (long long)want);
+  } else if (strcmp(word, "counts") == 0) {
+    stamen_policy_state st;
+    char trace[8];
+    size_t n;
+    uint8_t has;
+    int64_t le, ne = next_i64(save), ns = next_i64(save);
+    g_checks++;
+    if (stamen_autoscaler_elasticity_state(&scaler, (size_t)ne, (uint8_t *)trace, sizeof trace, &n, &st) !=
+            STAMEN_RESULT_NOT_FOUND ||
+        stamen_autoscaler_scheduled_state(&scaler, (size_t)ns, &has, &le) != STAMEN_RESULT_NOT_FOUND)
+      SFAIL("policy counts differ from %lld/%lld", (long long)ne, (long long)ns);
+  } else {
+    SFAIL("unknown line %s", word);
+  }
+}
+
 int main(int argc, char **argv) {
   static char line[65536];
   FILE *f;
-  int cases = 0, ncases = 0, bad_input = 0;
+  int cases = 0, ncases = 0, scases = 0, in_seq = 0, bad_input = 0;
   struct attr *cur = NULL;
   if (argc != 2) {
     fprintf(stderr, "usage: %s VECTORS.txt\n", argv[0]);
@@ -241,6 +414,19 @@ int main(int argc, char **argv) {
     } else if (strcmp(word, "exc") == 0) {
       strncpy(c.exc_class, strtok_r(NULL, " ", &save), sizeof c.exc_class - 1);
       c.exc_message = unhex(strtok_r(NULL, " ", &save), &c.exc_message_len);
+    } else if (strcmp(word, "scase") == 0) {
+      memset(&c, 0, sizeof c);
+      pool_used = 0;
+      seq_pool_used = 0;
+      cur = NULL;
+      strncpy(c.id, strtok_r(NULL, " ", &save), sizeof c.id - 1);
+      in_seq = 1;
+    } else if (strcmp(word, "send") == 0) {
+      in_seq = 0;
+      scases++;
+    } else if (in_seq && strcmp(word, "attr") != 0 && strcmp(word, "vm") != 0) {
+      if (strcmp(word, "tick") == 0) cur = NULL;
+      seq_line(word, &save);
     } else if (strcmp(word, "ncase") == 0) {
       const char *id = strtok_r(NULL, " ", &save);
       pool_used = 0;
@@ -258,10 +444,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (g_failures) {
-    fprintf(stderr, "test_vectors: %d of %d cases FAILED\n", g_failures, cases + ncases);
+    fprintf(stderr, "test_vectors: %d failures in %d cases\n", g_failures, cases + ncases + scases);
     return finish("test_vectors");
   }
   printf("test_vectors: %d cases, all match\n", cases);
   printf("test_vectors: %d new_cardinality cases, all match\n", ncases);
+  printf("test_vectors: %d autoscaler sequences, all match\n", scases);
   return finish("test_vectors");
 }
