@@ -6,6 +6,7 @@
 //! written than the buffer holds.
 
 use proptest::prelude::*;
+use stamen::autoscaler::*;
 use stamen::backoff::*;
 use stamen::context::*;
 use stamen::expr::*;
@@ -359,6 +360,56 @@ proptest! {
         let adj = stamen_adjustment { kind, adjust, min_adjust_step: step };
         let mut out = 0i64;
         not_panic(unsafe { stamen_new_cardinality(&role, &adj, &mut out) });
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn autoscaler_is_total(
+        card in -3i64..10, hmin in 0u8..2, min in -2i64..6, hmax in 0u8..2, max in -2i64..12,
+        policies in proptest::collection::vec(
+            ("[A-Z]{1,3} (>|<|==) [0-9]{1,3}|[ -~]{0,12}", 0u32..6, -5i64..5, 0i64..3, -2i64..100, -1i64..4, 0u8..3, any::<i64>()),
+            0..10,
+        ),
+        scheduled in proptest::collection::vec(("[0-9]{0,5}|20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z", "[*/0-9 @a-z]{0,14}", 0u8..3, 0u32..5, -3i64..3), 0..4),
+        ticks in proptest::collection::vec((any::<i64>(), 0u8..3, any::<u64>()), 0..12),
+    ) {
+        let role = stamen_role_bounds { cardinality: card, has_min_vms: hmin, min_vms: min, has_max_vms: hmax, max_vms: max };
+        let mut a = Box::new(MaybeUninit::<stamen_autoscaler>::uninit());
+        let rc = unsafe { stamen_autoscaler_init(&role, 0, 0, STAMEN_DEFAULT_COOLDOWN, a.as_mut_ptr()) };
+        prop_assert_eq!(rc, STAMEN_RESULT_OK);
+        for (expr, kind, adjust, step, period, period_number, has_cd, cd) in &policies {
+            let p = stamen_elasticity_policy {
+                has_expression: 1, expression: expr.as_ptr().cast(), expression_len: expr.len(),
+                adjustment: stamen_adjustment { kind: *kind, adjust: *adjust, min_adjust_step: *step },
+                period: *period, period_number: *period_number, has_cooldown: *has_cd, cooldown: *cd,
+                has_last_eval: 0, last_eval: 0, has_true_evals: 0, true_evals: 0,
+            };
+            not_panic(unsafe { stamen_autoscaler_add_elasticity(a.as_mut_ptr(), &p) });
+        }
+        for (start, rec, has_adj, kind, adjust) in &scheduled {
+            let p = stamen_scheduled_policy {
+                has_adjustment: *has_adj, adjustment: stamen_adjustment { kind: *kind, adjust: *adjust, min_adjust_step: 0 },
+                start_time: start.as_ptr().cast(), start_time_len: start.len(),
+                recurrence: rec.as_ptr().cast(), recurrence_len: rec.len(),
+                has_cooldown: 0, cooldown: 0, has_last_eval: 0, last_eval: 0,
+            };
+            not_panic(unsafe { stamen_autoscaler_add_scheduled(a.as_mut_ptr(), &p) });
+        }
+        let mut t = MaybeUninit::<stamen_tick>::uninit();
+        for (now, apply, seed) in ticks {
+            let mut state = seed;
+            let user = &mut state as *mut u64 as *mut c_void;
+            not_panic(unsafe { stamen_autoscaler_tick(a.as_mut_ptr(), now, apply, Some(random_resolver), user, t.as_mut_ptr()) });
+            let mut buf = Guarded::new(16);
+            let mut written = 0usize;
+            let mut st = MaybeUninit::<stamen_policy_state>::uninit();
+            let rc = unsafe { stamen_autoscaler_elasticity_state(a.as_ptr(), 0, buf.ptr(false), 16, &mut written, st.as_mut_ptr()) };
+            not_panic(rc);
+            buf.check(written, rc);
+        }
     }
 }
 

@@ -29,7 +29,7 @@ static void test_version_and_messages(void) {
       CHECK(rc == STAMEN_RESULT_INVALID_ARGUMENT);
     }
   }
-  CHECK(known == 45);
+  CHECK(known == 47);
   /* Too small: nothing written, `n` untouched. */
   n = 777;
   CHECK_RC(stamen_result_message(STAMEN_RESULT_OK, (uint8_t *)buf, 3, &n), STAMEN_RESULT_BUFFER_TOO_SMALL);
@@ -421,6 +421,72 @@ static void test_policy(void) {
   CHECK(kind == STAMEN_ADJUST_UNKNOWN);
 }
 
+static void test_autoscaler(void) {
+  static stamen_autoscaler a; /* 12.5 KB */
+  static const char EXPR[] = "CPU > 80";
+  stamen_role_bounds r;
+  stamen_elasticity_policy p;
+  stamen_scheduled_policy sp;
+  stamen_tick t;
+  stamen_policy_state st;
+  struct attrs at = {0};
+  char trace[STAMEN_POLICY_TRACE_MAX];
+  size_t n = 0;
+  int i;
+
+  memset(&r, 0, sizeof r);
+  r.cardinality = 1;
+  r.has_min_vms = 1;
+  r.min_vms = 1;
+  r.has_max_vms = 1;
+  r.max_vms = 3;
+  memset(&a, 0, sizeof a);
+  CHECK_RC(stamen_autoscaler_tick(&a, 0, 1, resolve, &at, &t), STAMEN_RESULT_NOT_INITIALIZED);
+  CHECK_RC(stamen_autoscaler_init(&r, 0, 0, STAMEN_DEFAULT_COOLDOWN, &a), STAMEN_RESULT_OK);
+  memset(&p, 0, sizeof p);
+  p.has_expression = 1;
+  p.expression = EXPR;
+  p.expression_len = sizeof EXPR - 1;
+  p.adjustment.kind = STAMEN_ADJUST_CHANGE;
+  p.adjustment.adjust = 1;
+  p.period_number = 1;
+  CHECK_RC(stamen_autoscaler_add_elasticity(&a, &p), STAMEN_RESULT_OK);
+  CHECK_RC(stamen_autoscaler_tick(&a, 100, 1, resolve, &at, &t), STAMEN_RESULT_OK);
+  CHECK(t.diff == 1 && t.cardinality == 2 && t.has_cooldown && t.cooldown == 300);
+  CHECK(t.source == STAMEN_SCALE_ELASTICITY && t.source_index == 0 && t.scale_error == STAMEN_SCALE_ERROR_NONE);
+  CHECK_RC(stamen_autoscaler_tick(&a, 200, 1, resolve, &at, &t), STAMEN_RESULT_OK);
+  CHECK(t.diff == 1 && t.cardinality == 3);
+  CHECK_RC(stamen_autoscaler_tick(&a, 300, 1, resolve, &at, &t), STAMEN_RESULT_OK);
+  CHECK(t.diff == 0 && t.cardinality == 3 && t.source == STAMEN_SCALE_IDLE); /* capped at max_vms */
+  CHECK_RC(stamen_autoscaler_elasticity_state(&a, 0, (uint8_t *)trace, sizeof trace, &n, &st), STAMEN_RESULT_OK);
+  CHECK(st.has_last_eval && st.last_eval == 300 && st.has_true_evals && st.true_evals == 1);
+  CHECK(st.trace_kind == STAMEN_TRACE_TEXT && bytes_eq(trace, n, "CPU[82.88] > 80"));
+  CHECK_RC(stamen_autoscaler_elasticity_state(&a, 1, (uint8_t *)trace, sizeof trace, &n, &st), STAMEN_RESULT_NOT_FOUND);
+  CHECK_RC(stamen_autoscaler_tick(&a, 400, 1, NULL, &at, &t), STAMEN_RESULT_NULL_POINTER);
+  for (i = 1; i < STAMEN_AUTOSCALER_MAX_POLICIES; i++) CHECK_RC(stamen_autoscaler_add_elasticity(&a, &p), STAMEN_RESULT_OK);
+  CHECK_RC(stamen_autoscaler_add_elasticity(&a, &p), STAMEN_RESULT_POLICY_TOO_MANY);
+
+  memset(&sp, 0, sizeof sp);
+  sp.has_adjustment = 1;
+  sp.adjustment.kind = STAMEN_ADJUST_CARDINALITY;
+  sp.adjustment.adjust = 2;
+  sp.start_time = "next tuesday";
+  sp.start_time_len = 12;
+  sp.recurrence = "";
+  CHECK_RC(stamen_autoscaler_add_scheduled(&a, &sp), STAMEN_RESULT_POLICY_START_TIME);
+  sp.start_time = "";
+  sp.start_time_len = 0;
+  sp.recurrence = "@daily";
+  sp.recurrence_len = 6;
+  CHECK_RC(stamen_autoscaler_add_scheduled(&a, &sp), STAMEN_RESULT_OK);
+  p.has_expression = 1;
+  p.expression = "BOOM > 1";
+  p.expression_len = 8;
+  CHECK_RC(stamen_autoscaler_init(&r, 1, 60, STAMEN_DEFAULT_COOLDOWN, &a), STAMEN_RESULT_OK);
+  CHECK_RC(stamen_autoscaler_add_elasticity(&a, &p), STAMEN_RESULT_OK);
+  CHECK_RC(stamen_autoscaler_tick(&a, 100, 1, resolve, &at, &t), STAMEN_RESULT_AVG_INFINITY);
+}
+
 int main(void) {
   test_version_and_messages();
   test_context();
@@ -430,5 +496,6 @@ int main(void) {
   test_expr();
   test_average();
   test_policy();
+  test_autoscaler();
   return finish("test_api");
 }
