@@ -346,7 +346,7 @@ pub unsafe extern "C" fn stamen_autoscaler_tick(
     ffi_boundary! {{
         let p = try_out!(scaler);
         let tick = try_out!(tick);
-        let Some(f) = resolve else { return STAMEN_RESULT_NULL_POINTER };
+        let f = try_callback!(resolve);
         let apply = tri!(flag(apply));
         let mut a = tri!(stamen_autoscaler::load(p));
         let mut ev = CEvaluator { resolver: CResolver { f, user }, code: None };

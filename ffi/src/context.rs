@@ -169,9 +169,9 @@ impl Diags {
         let Some(f) = self.f else { return };
         let mut buf = [0u8; STAMEN_DIAG_MESSAGE_MAX];
         let mut w = SliceWriter::new(&mut buf);
-        if write!(w, "{msg}").is_err() && w.overflow {
-            // Cut: keep what fitted (whole `str` pieces, so still UTF-8).
-        }
+        // A message that does not fit is cut: what fitted is whole `str`
+        // pieces, so still UTF-8.
+        let _ = write!(w, "{msg}");
         let p = pos.unwrap_or(Pos {
             line: 0,
             column: 0,
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn stamen_context_vars(
         let input = try_slice!(input, input_len);
         let scratch = try_slice_mut!(scratch, scratch_len);
         let d = tri!(self::dialect(dialect));
-        let Some(var_fn) = var_fn else { return STAMEN_RESULT_NULL_POINTER };
+        let var_fn = try_callback!(var_fn);
         let mut diags = Diags { f: diag_fn, user, first: None };
         for item in Vars::new(input, d, scratch) {
             match item {

@@ -178,7 +178,7 @@ pub unsafe extern "C" fn stamen_expr_eval(
     ffi_boundary! {{
         let p = try_ref!(expr);
         let value = try_out!(value);
-        let Some(f) = resolve else { return STAMEN_RESULT_NULL_POINTER };
+        let f = try_callback!(resolve);
         let e = tri!(stamen_expr::load(p));
         let v = tri!(e.eval(&mut CResolver { f, user }).map_err(eval_err));
         out_write(value, u8::from(v));
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn stamen_expr_eval_traced(
         let out = try_slice_mut!(trace, trace_len);
         let trace_written = try_out!(trace_written);
         let value = try_out!(value);
-        let Some(f) = resolve else { return STAMEN_RESULT_NULL_POINTER };
+        let f = try_callback!(resolve);
         let e = tri!(stamen_expr::load(p));
         let mut w = SliceWriter::new(out);
         let v = tri!(e.eval_traced(&mut CResolver { f, user }, &mut w).map_err(eval_err));
@@ -304,7 +304,7 @@ unsafe fn lookup_from_c(l: &stamen_lookup) -> Result<Lookup<'_>, stamen_result> 
     Ok(match l.kind {
         0 => Lookup::Missing,
         1 => {
-            let p = crate::util::check_ptr(l.text.cast::<u8>())?;
+            let p = crate::util::check_slice(l.text.cast::<u8>(), l.text_len)?;
             // SAFETY: per the contract.
             let bytes = unsafe { core::slice::from_raw_parts(p, l.text_len) };
             Lookup::Text(core::str::from_utf8(bytes).map_err(|_| STAMEN_RESULT_INVALID_UTF8)?)
@@ -355,9 +355,6 @@ pub unsafe extern "C" fn stamen_average(
     avg: *mut stamen_avg,
 ) -> stamen_result {
     ffi_boundary! {{
-        if n > isize::MAX as usize / core::mem::size_of::<stamen_vm_attr>() {
-            return STAMEN_RESULT_INVALID_ARGUMENT;
-        }
         let vms = try_array!(vms, n);
         let avg = try_out!(avg);
         for v in vms {
