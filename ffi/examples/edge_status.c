@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
                                 argv[1], &cfg);
   if (rc != STAMEN_RESULT_OK) return fail("context", rc);
   if (cfg.superlink.len > 0) {
-    printf("superlink: %.*s\n", (int)cfg.superlink.len, cfg.superlink.ptr);
+    printf("superlink: %.*s (host %.*s, port %u)\n", (int)cfg.superlink.len, cfg.superlink.ptr,
+           (int)cfg.superlink_host_len, (const char *)cfg.superlink_host, (unsigned)cfg.superlink_port);
   } else {
     printf("superlink: discover through OneGate\n");
   }

@@ -47,6 +47,10 @@
 // with very long values, are cut at a character boundary).
 #define STAMEN_DIAG_MESSAGE_MAX 1024
 
+// Room for a host name in `stamen_edge_config` (a DNS name has at most
+// 253 bytes, an IPv6 address 45).
+#define STAMEN_HOST_MAX 256
+
 // Nodes a `stamen_expr` holds: 32 comparisons joined by `&&`/`||`.
 #define STAMEN_EXPR_CAPACITY 64
 
@@ -708,6 +712,11 @@ typedef struct {
   // `FL_SUPERLINK_ADDRESS` as written (`host:port`, safe as one
   // command-line argument); empty means "discover through OneGate".
   stamen_str superlink;
+  // Its host, ready for `getaddrinfo` (an IPv6 address without brackets);
+  // `superlink_host_len` bytes, not NUL-terminated.
+  uint8_t superlink_host[STAMEN_HOST_MAX];
+  // Length of `superlink_host` (0 when `superlink` is empty).
+  size_t superlink_host_len;
   // Its port (0 when `superlink` is empty).
   uint16_t superlink_port;
   // `FL_EDGE_BACKOFF`: a `stamen_backoff_strategy`.
@@ -736,6 +745,10 @@ typedef struct {
   uint32_t vmid;
   // `ONEGATE_ENDPOINT` as written; empty when unset.
   stamen_str onegate_endpoint;
+  // Its host, ready for `getaddrinfo` (an IPv6 address without brackets).
+  uint8_t onegate_host[STAMEN_HOST_MAX];
+  // Length of `onegate_host` (0 when unset).
+  size_t onegate_host_len;
   // Its port (the scheme's default when not written; 0 when unset).
   uint16_t onegate_port;
   // 1 when `ONEGATE_ENDPOINT` is `https://`.
