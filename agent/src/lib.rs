@@ -4,9 +4,13 @@
 
 pub mod cmd_backoff;
 pub mod cmd_context;
-pub mod ctxfile;
 pub mod cmd_expr;
-pub mod vmdoc;
+pub mod cmd_gate;
+pub mod cmd_onegate;
 pub mod cmd_policy;
+pub mod ctxfile;
+pub mod gate;
+pub mod onegate;
 pub mod policydoc;
 pub mod policyeval;
+pub mod vmdoc;

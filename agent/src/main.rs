@@ -22,8 +22,12 @@ enum Command {
     Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
+    /// Talk to OneGate (drop-in for the `onegate` client).
+    Onegate(stamen_agent::cmd_onegate::Args),
     /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
     Expr(stamen_agent::cmd_expr::Args),
+    /// Local OneGate + OneFlow emulator.
+    Gate(stamen_agent::cmd_gate::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
 }
@@ -33,7 +37,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
     }
 }

@@ -296,9 +296,10 @@ impl<'a, const P: usize, const T: usize> Autoscaler<'a, P, T> {
 
     /// Applies a decision the way OneFlow's autoscaler does: a non-zero diff
     /// writes its cooldown (when not nil) into the role; with `apply`, the new
-    /// cardinality goes through `Role#update` (refused below `min_vms` or
-    /// above `max_vms`) and, on success, every elasticity policy's
-    /// `true_evals` is deleted (the role enters SCALING).
+    /// cardinality is refused below `min_vms` or above
+    /// `max(cardinality, max_vms)` (the conformance harness's rule; messages
+    /// as `Role#update` words them) and, on success, every elasticity
+    /// policy's `true_evals` is deleted (the role enters SCALING).
     pub fn apply(&mut self, decision: &Decision, apply: bool) -> Result<(), ScaleError> {
         if decision.diff == 0 {
             return Ok(());
@@ -314,7 +315,8 @@ impl<'a, const P: usize, const T: usize> Autoscaler<'a, P, T> {
             return Err(ScaleError::Minimum(self.bounds.min_vms));
         }
         if let Some(max) = self.bounds.max_vms {
-            if new > max {
+            // A role forced above max_vms may still step down towards it.
+            if new > max.max(self.bounds.cardinality) {
                 return Err(ScaleError::Maximum(max));
             }
         }
@@ -355,7 +357,7 @@ fn scale_time(
     let Some(adjustment) = entry.policy.adjustment else {
         return Ok((0, None));
     };
-    let Some(start) = entry.policy.schedule.planned(last_eval) else {
+    let Some(start) = entry.policy.schedule.planned(last_eval)? else {
         return Ok((0, None));
     };
     if start > last_eval && start <= now {
