@@ -51,7 +51,7 @@ static uint32_t resolve(void *user, const char *name, size_t len, double *value)
 }
 
 int main(int argc, char **argv) {
-  static stamen_expr expr; /* 12 KB, caller-owned, no malloc */
+  static stamen_expr expr; /* 8 KB, caller-owned, no malloc */
   struct attrs attrs;
   char trace[4096];
   size_t n = 0;

@@ -58,7 +58,7 @@
 #define STAMEN_EXPR_MAX_NAME_LEN 256
 
 // Words in a `stamen_expr`.
-#define STAMEN_EXPR_WORDS 1536
+#define STAMEN_EXPR_WORDS 1024
 
 // A buffer of this many bytes always holds `stamen_ruby_float_to_s`.
 #define STAMEN_RUBY_FLOAT_MAX 32
@@ -820,7 +820,7 @@ typedef struct {
 // Receives each diagnostic in input order. May be NULL where documented.
 typedef void (*stamen_diag_fn)(void *user, const stamen_diag *diag);
 
-// A compiled expression, owned by the caller (12 KB). It points
+// A compiled expression, owned by the caller (8 KB). It points
 // into the source text given to `stamen_expr_compile`: keep that text
 // alive and unchanged while you use the expression. The struct itself may
 // be copied with `memcpy`.

@@ -17,11 +17,11 @@ const _: () = assert!(STAMEN_EXPR_CAPACITY == DEFAULT_CAPACITY);
 pub const STAMEN_EXPR_MAX_NAME_LEN: usize = 256;
 const _: () = assert!(STAMEN_EXPR_MAX_NAME_LEN == MAX_NAME_LEN);
 /// Words in a `stamen_expr`.
-pub const STAMEN_EXPR_WORDS: usize = 1536;
+pub const STAMEN_EXPR_WORDS: usize = 1024;
 
 type Compiled = Expr<'static, STAMEN_EXPR_CAPACITY>;
 
-/// A compiled expression, owned by the caller (12 KB). It points
+/// A compiled expression, owned by the caller (8 KB). It points
 /// into the source text given to `stamen_expr_compile`: keep that text
 /// alive and unchanged while you use the expression. The struct itself may
 /// be copied with `memcpy`.
