@@ -2,7 +2,8 @@
 //! compiles the C tests and examples with
 //! `cc -std=c99 -Wall -Wextra -Werror -pedantic` against `include/stamen.h`,
 //! runs them against both libraries, and again under valgrind
-//! (`--error-exitcode=1 --leak-check=full`, every leak kind an error).
+//! (`--error-exitcode=1 --leak-check=full`, every leak kind an error) and
+//! once more built with ASan+UBSan (static library).
 //! Without `cc` the tests fail; without valgrind the valgrind runs are
 //! skipped with a message.
 
@@ -103,14 +104,51 @@ enum Link {
     Shared,
 }
 
+const SANITIZE: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+];
+
+/// Whether the C compiler can build and run an ASan+UBSan program here.
+fn have_sanitizers() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        let dir = tmp();
+        let _ = std::fs::create_dir_all(&dir);
+        let src = dir.join("asan_probe.c");
+        let exe = dir.join("asan_probe");
+        if std::fs::write(&src, "int main(void) { return 0; }\n").is_err() {
+            return false;
+        }
+        let built = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(SANITIZE)
+            .arg(&src)
+            .arg("-o")
+            .arg(&exe)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        built
+            && Command::new(&exe)
+                .output()
+                .is_ok_and(|o| o.status.success())
+    })
+}
+
 /// Compiles `sources` into an executable linked against libstamen.
 fn compile(name: &str, sources: &[PathBuf], link: Link) -> PathBuf {
+    compile_flags(name, sources, link, &[])
+}
+
+fn compile_flags(name: &str, sources: &[PathBuf], link: Link, extra: &[&str]) -> PathBuf {
     let libs = libs();
     let dir = tmp();
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let exe = dir.join(format!("{name}-{link:?}").to_lowercase());
+    let suffix = if extra.is_empty() { "" } else { "-asan" };
+    let exe = dir.join(format!("{name}-{link:?}{suffix}").to_lowercase());
     let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
     cmd.args(CFLAGS)
+        .args(extra)
         .arg("-I")
         .arg(manifest_dir().join("include"))
         .arg("-I")
@@ -155,8 +193,26 @@ fn have_valgrind() -> bool {
 }
 
 /// Compiles `name` against both libraries and runs each binary, then each
-/// under valgrind. Returns the stdout of the static run.
+/// under valgrind, then a static ASan+UBSan build (leak checks on).
+/// Returns the stdout of the static run.
 fn check_program(name: &str, sources: &[PathBuf], args: &[&str]) -> String {
+    if have_sanitizers() {
+        let exe = compile_flags(name, sources, Link::Static, SANITIZE);
+        let out = Command::new(&exe)
+            .args(args)
+            .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+            .output()
+            .expect("run sanitized program");
+        assert!(
+            out.status.success(),
+            "{name} (ASan+UBSan) failed:\n{}",
+            show(&out)
+        );
+    } else {
+        eprintln!(
+            "SKIPPED: the C compiler cannot build ASan+UBSan programs here; {name} not sanitized"
+        );
+    }
     let mut first = None;
     for link in [Link::Static, Link::Shared] {
         let exe = compile(name, sources, link);
