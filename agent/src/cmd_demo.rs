@@ -64,7 +64,9 @@ pub enum ColorChoice {
 be installed), and a stand-in SuperLink on 127.0.0.1 that comes up after a delay. It then checks \
 five milestones: discovery with backoff, training published, autoscaler scale-up, the new node \
 ready, and a node leaving on SIGTERM with FL_CLIENT_STATUS=3. Prints a live timeline and a \
-summary; exits 0 when every milestone was reached in time, 1 naming the one that was not."
+summary.\n\nExit status: 0 every milestone reached in time; 1 a milestone was not (named on \
+stderr); 2 bad options or service file; 130 interrupted (every process is stopped and the \
+temporary directory removed in every case)."
 )]
 pub struct Args {
     /// SuperNode agents at the start (the role's cardinality; it may grow by one)
@@ -845,15 +847,27 @@ impl Demo {
                 if self.link.is_none() || self.initial.is_empty() {
                     return;
                 }
+                let link_addr = self.link.as_ref().map(|l| l.addr().to_string());
                 let mut parts = Vec::new();
+                let mut wrong = None;
                 for vm in &self.initial {
                     let Some(st) = self.stats.get(vm) else { return };
                     let Some(addr) = &st.resolved else { return };
+                    if Some(addr) != link_addr.as_ref() {
+                        wrong = Some(format!(
+                            "VM {vm} resolved {addr}, but the SuperLink listens on {}",
+                            link_addr.as_deref().unwrap_or("?")
+                        ));
+                    }
                     parts.push(format!(
                         "VM {vm} → {addr} after {} retr{}",
                         st.retries,
                         if st.retries == 1 { "y" } else { "ies" }
                     ));
+                }
+                if let Some(w) = wrong {
+                    self.fail(w);
+                    return;
                 }
                 let no_retry: Vec<String> = self
                     .initial

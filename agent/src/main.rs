@@ -32,7 +32,7 @@ enum Command {
     Run(stamen_agent::cmd_run::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
-    /// Run the FL-aware autoscaling scenario locally (emulator, SuperLink, agents).
+    // About text: `stamen_agent::cmd_demo::Args`.
     Demo(stamen_agent::cmd_demo::Args),
     /// Stand-in SuperNode used by `stamen demo` (internal).
     #[command(hide = true)]

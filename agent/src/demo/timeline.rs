@@ -28,7 +28,7 @@ pub struct Timeline {
     color: bool,
 }
 
-const PALETTE: [&str; 6] = ["32", "33", "34", "35", "36", "91"];
+const PALETTE: [&str; 6] = ["32", "34", "96", "95", "92", "94"];
 
 impl Timeline {
     /// A timeline whose clock starts now.
