@@ -415,6 +415,8 @@ impl Demo {
             link_cfg: LinkConfig {
                 train: Duration::from_millis(args.train_ms),
                 gap: Duration::from_millis(500),
+                min_nodes: nodes as usize,
+                min_wait: Duration::from_secs(3),
             },
             link: None,
             link_up_at: None,

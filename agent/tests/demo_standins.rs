@@ -47,6 +47,8 @@ fn supernode_trains_rounds_and_leaves_with_the_superlink() {
         LinkConfig {
             train: Duration::from_millis(300),
             gap: Duration::from_millis(100),
+            min_nodes: 1,
+            min_wait: Duration::from_secs(1),
         },
         move |e| {
             let _ = tx.send(e);
@@ -157,6 +159,8 @@ fn probes_that_send_nothing_are_not_nodes() {
         LinkConfig {
             train: Duration::from_millis(100),
             gap: Duration::from_millis(100),
+            min_nodes: 1,
+            min_wait: Duration::from_secs(1),
         },
         move |e| {
             let _ = tx.send(e);

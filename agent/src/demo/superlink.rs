@@ -11,7 +11,9 @@
 //! | node → link | `RESULT <r>` |
 //!
 //! A connection that sends nothing (the agents' TCP reachability probes) is
-//! closed quietly. Rounds start as soon as one node is connected; a round
+//! closed quietly. The first round starts when `min_nodes` are connected
+//! (or `min_wait` after the first one joined), later rounds with whoever is
+//! connected; a round
 //! ends when every node it was sent to has answered, left, or the round's
 //! deadline passed. Stopping the link closes every connection, which makes
 //! the SuperNodes exit.
@@ -76,6 +78,11 @@ pub struct LinkConfig {
     pub train: Duration,
     /// Pause between two rounds (aggregation).
     pub gap: Duration,
+    /// Before the first round, wait for this many nodes (Flower's
+    /// `min_available_clients`)…
+    pub min_nodes: usize,
+    /// …but no longer than this after the first one joined.
+    pub min_wait: Duration,
 }
 
 enum Msg {
@@ -268,6 +275,7 @@ fn drive(cfg: LinkConfig, stop: Arc<AtomicBool>, rx: mpsc::Receiver<Msg>, ev: &d
     let mut round: Option<Round> = None;
     let mut last_round = 0u64;
     let mut next_start = Instant::now();
+    let mut first_join: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Msg::Hello {
@@ -278,6 +286,7 @@ fn drive(cfg: LinkConfig, stop: Arc<AtomicBool>, rx: mpsc::Receiver<Msg>, ev: &d
                 node_config,
             }) => {
                 nodes.insert(node, stream);
+                first_join.get_or_insert_with(Instant::now);
                 ev(LinkEvent::Joined {
                     node,
                     pid,
@@ -316,7 +325,10 @@ fn drive(cfg: LinkConfig, stop: Arc<AtomicBool>, rx: mpsc::Receiver<Msg>, ev: &d
                 next_start = now + cfg.gap;
             }
         }
-        if round.is_none() && !nodes.is_empty() && now >= next_start {
+        let quorum = last_round > 0
+            || nodes.len() >= cfg.min_nodes
+            || first_join.is_some_and(|t| now >= t + cfg.min_wait);
+        if round.is_none() && !nodes.is_empty() && quorum && now >= next_start {
             last_round += 1;
             let msg = format!("ROUND {last_round} {}\n", cfg.train.as_millis());
             let mut sent = Vec::new();
