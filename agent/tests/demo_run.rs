@@ -215,6 +215,9 @@ fn demo_reaches_every_milestone_and_cleans_up() {
         .and_then(|n| n.parse().ok())
         .expect("time line");
     assert!(secs > 4.0 && secs < 60.0, "time {secs}");
+    // Without --verbose: no request log, no DEBUG lines.
+    assert!(!so.contains(" -> 200"), "{so}");
+    assert!(!so.contains("status published"), "{so}");
     // Not a TTY: no colour.
     assert!(!so.contains('\x1b'), "escape codes in non-TTY output");
     // Timeline format: `[ 3.2s] source    text`.
@@ -291,7 +294,7 @@ fn demo_names_the_milestone_that_failed() {
 
 #[test]
 fn ctrl_c_stops_every_process() {
-    let child = spawn(&["demo", "--color", "never"]);
+    let child = spawn(&["demo", "--color", "never", "--verbose"]);
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || finish(child, Duration::from_secs(90), Some(tx)));
@@ -318,6 +321,13 @@ fn ctrl_c_stops_every_process() {
         "{}",
         out.stdout
     );
+    // --verbose shows the OneGate requests and the agents' DEBUG lines.
+    assert!(
+        out.stdout.contains("gate      GET /service -> 200"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("status published"), "{}", out.stdout);
     assert!(
         out.stderr.contains("interrupted by a signal"),
         "{}",
