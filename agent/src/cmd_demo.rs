@@ -227,16 +227,22 @@ fn load_service(args: &Args) -> Result<ServiceSpec, String> {
         ));
     }
     let role = &mut spec.roles[ni];
-    match (args.nodes, &args.service) {
-        (Some(n), _) => {
-            role.cardinality = n;
-            if role.max_vms.is_some_and(|m| m <= n) || args.service.is_none() {
-                role.max_vms = Some(n + 1);
-            }
-            role.min_vms = role.min_vms.min(n);
+    if let Some(n) = args.nodes {
+        if args.service.is_none() {
+            // The bundled service leaves room for exactly one scale-up.
+            role.max_vms = Some(n + 1);
+        } else if let Some(m) = role.max_vms.filter(|&m| n > m) {
+            return Err(format!(
+                "--nodes {n}: above max_vms {m} of roles[{ni}] ({SUPERNODE_ROLE}) in {src}"
+            ));
         }
-        (None, None) => {}
-        (None, Some(_)) => {}
+        if n < role.min_vms {
+            return Err(format!(
+                "--nodes {n}: below min_vms {} of roles[{ni}] ({SUPERNODE_ROLE}) in {src}",
+                role.min_vms
+            ));
+        }
+        role.cardinality = n;
     }
     if role.cardinality == 0 {
         return Err(format!(

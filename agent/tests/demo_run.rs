@@ -344,23 +344,62 @@ fn bad_service_is_refused_before_anything_starts() {
         "/../examples/services/demo.json"
     ))
     .unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["roles"][0]["vm_template"]["user_template"] =
-        serde_json::json!({"FL_ENDPOINT": "127.0.0.1:9092"});
-    let p = tmp.path().join("s.json");
-    std::fs::write(&p, v.to_string()).unwrap();
-    let out = finish(
-        spawn(&["demo", "--service", p.to_str().unwrap()]),
-        Duration::from_secs(20),
-        None,
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        out.stderr.contains("(superlink): remove FL_ENDPOINT"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &[&str], &str); 5] = [
+        (
+            "endpoint",
+            |v| {
+                v["roles"][0]["vm_template"]["user_template"] =
+                    serde_json::json!({"FL_ENDPOINT": "127.0.0.1:9092"})
+            },
+            &[],
+            "roles[0] (superlink): remove FL_ENDPOINT",
+        ),
+        (
+            "tls",
+            |v| v["roles"][1]["vm_template"]["context"]["ONEAPP_FL_TLS_ENABLED"] = "YES".into(),
+            &[],
+            "set ONEAPP_FL_TLS_ENABLED to \"NO\"",
+        ),
+        (
+            "address",
+            |v| {
+                v["roles"][1]["vm_template"]["context"]["ONEAPP_FL_SUPERLINK_ADDRESS"] =
+                    "10.0.0.1:9092".into()
+            },
+            &[],
+            "ONEAPP_FL_SUPERLINK_ADDRESS is \"10.0.0.1:9092\"",
+        ),
+        (
+            "no-role",
+            |v| v["roles"][1]["name"] = "workers".into(),
+            &[],
+            "no role named \"supernode\"",
+        ),
+        (
+            "nodes",
+            |_| {},
+            &["--nodes", "4"],
+            "--nodes 4: above max_vms 3 of roles[1] (supernode)",
+        ),
+    ];
+    for (name, edit, extra, want) in cases {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        edit(&mut v);
+        let p = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&p, v.to_string()).unwrap();
+        let mut args = vec!["demo", "--service", p.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = finish(spawn(&args), Duration::from_secs(20), None);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{name}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{name}.json")),
+            "{name}: error does not name the file: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
+    }
 }
 
 #[test]
