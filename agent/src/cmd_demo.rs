@@ -454,8 +454,9 @@ impl Demo {
         })
     }
 
+    /// Seconds on the timeline's clock (the one printed on every line).
     fn elapsed(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+        self.tl.elapsed()
     }
 
     fn node_name(vm: u32) -> String {
