@@ -415,3 +415,70 @@ fn demo_is_listed_and_the_stand_in_is_hidden() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("--superlink"));
 }
+
+#[test]
+fn sigkill_of_the_demo_leaves_no_process_behind() {
+    let mut child = spawn(&["demo", "--color", "never"]);
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let t0 = Instant::now();
+    while !text.contains("milestone 1/5") {
+        match rx.recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed())) {
+            Ok(l) => {
+                text.push_str(&l);
+                text.push('\n');
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no discovery milestone:\n{text}");
+            }
+        }
+    }
+    // Let the second SuperNode start too, then kill the demo without warning.
+    std::thread::sleep(Duration::from_millis(500));
+    while let Ok(l) = rx.try_recv() {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pids = pids(&text);
+    assert!(
+        text.matches("SuperNode started pid=").count() >= 2,
+        "expected both SuperNodes running:\n{text}"
+    );
+    // Agents get SIGTERM from the kernel (parent-death signal) and stop
+    // their SuperNodes; allow for their OneGate timeout (2 s) on the way.
+    let t0 = Instant::now();
+    loop {
+        let alive: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("stamen"))
+                    .unwrap_or(false)
+            })
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "left running after SIGKILL of the demo: {alive:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL cannot clean up; the test removes the state dir itself.
+    let _ = std::fs::remove_dir_all(state_dir(&text));
+}
