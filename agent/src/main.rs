@@ -32,6 +32,11 @@ enum Command {
     Run(stamen_agent::cmd_run::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
+    // About text: `stamen_agent::cmd_demo::Args`.
+    Demo(stamen_agent::cmd_demo::Args),
+    /// Stand-in SuperNode used by `stamen demo` (internal).
+    #[command(hide = true)]
+    DemoSupernode(stamen_agent::demo::supernode::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +49,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Demo(args) => stamen_agent::cmd_demo::run(args),
+        Command::DemoSupernode(args) => stamen_agent::demo::supernode::run(args),
     }
 }
