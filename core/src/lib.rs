@@ -7,3 +7,6 @@
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod backoff;
+pub mod rng;
