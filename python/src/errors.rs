@@ -49,6 +49,7 @@ create_exception!(
 );
 
 /// Builds an exception of type `T` with `message` and sets `attrs` on it.
+#[allow(dead_code)] // used by the context and expression bindings
 pub(crate) fn with_attrs<T: pyo3::PyTypeInfo>(
     py: Python<'_>,
     message: String,

@@ -1,9 +1,22 @@
 //! Native module `stamen._stamen`.
+//!
+//! Thin pyo3 bindings over `stamen-core`; the public, documented Python API is
+//! the pure-Python package `stamen`, which re-exports these names. Errors of the
+//! core become the precise exceptions of the `StamenError` hierarchy
+//! ([`errors`]); pure computation runs with the GIL released.
 use pyo3::prelude::*;
+
+mod backoff;
+mod convert;
+mod errors;
+mod status;
 
 /// The native module.
 #[pymodule]
 fn _stamen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<backoff::PyBackoff>()?;
+    m.add_function(wrap_pyfunction!(status::encode_status, m)?)?;
     Ok(())
 }

@@ -43,7 +43,7 @@ def _warn_once(path: str, err: OSError) -> None:
             return
         _warned = True
     _log.warning(
-        "stamen: cannot reach the stamen agent at %s (%s); "
+        "cannot reach the stamen agent at %s (%s); "
         "status reports are skipped (warning shown once per process)",
         path,
         err.strerror or err,
@@ -61,7 +61,12 @@ def report(status: "ClientStatus | int", round: Optional[int] = None) -> bool:  
     process and nothing is raised. Invalid arguments are programming errors and
     raise ``ValueError``/``TypeError`` (before anything is sent).
     """
-    datagram = encode_status(int(ClientStatus(status)), round)
+    code = int(ClientStatus(status))
+    if round is not None and (
+        not isinstance(round, int) or isinstance(round, bool) or not 0 <= round < 2**64
+    ):
+        raise ValueError(f"round must be an integer in [0, 2**64), got {round!r}")
+    datagram = encode_status(code, round)
     path = status_socket_path()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
