@@ -9,4 +9,5 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod context;
 pub mod rng;
