@@ -14,7 +14,7 @@
 //! for d in delays.iter_mut() {
 //!     match b.on_failure(now) {
 //!         Decision::Retry { at_ms, delay_ms, .. } => { *d = delay_ms / 1000; now = at_ms; }
-//!         Decision::GiveUp { .. } => unreachable!("unlimited"),
+//!         _ => unreachable!("unlimited attempts and time"),
 //!     }
 //! }
 //! assert_eq!(delays, [10, 20, 40, 80, 160, 300, 300, 300]);

@@ -10,4 +10,7 @@
 
 pub mod backoff;
 pub mod context;
+pub mod form;
+pub mod ipc;
 pub mod rng;
+pub mod status;
