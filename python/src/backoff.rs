@@ -34,7 +34,7 @@ fn multiplier_from(value: &Bound<'_, PyAny>) -> PyResult<Multiplier> {
         .map_err(|e| ConfigError::new_err(format!("invalid multiplier {text:?}: {e}")))
 }
 
-fn jitter_from(name: &str) -> PyResult<Jitter> {
+pub(crate) fn jitter_from(name: &str) -> PyResult<Jitter> {
     name.parse::<Jitter>()
         .map_err(|e| ConfigError::new_err(format!("invalid jitter {name:?}: {e}")))
 }
@@ -59,7 +59,7 @@ fn now_ms(py: Python<'_>, now: Option<f64>) -> PyResult<u64> {
     }
 }
 
-fn seed_or_random(py: Python<'_>, seed: Option<u64>) -> PyResult<u64> {
+pub(crate) fn seed_or_random(py: Python<'_>, seed: Option<u64>) -> PyResult<u64> {
     match seed {
         Some(s) => Ok(s),
         None => {
@@ -74,6 +74,13 @@ fn seed_or_random(py: Python<'_>, seed: Option<u64>) -> PyResult<u64> {
             }
             Ok(u64::from_le_bytes(buf))
         }
+    }
+}
+
+impl PyBackoff {
+    /// Wraps a core state machine.
+    pub(crate) fn from_core(inner: CoreBackoff) -> Self {
+        PyBackoff { inner }
     }
 }
 

@@ -43,13 +43,19 @@ create_exception!(
 );
 create_exception!(
     _stamen,
+    IpcError,
+    StamenError,
+    "A status datagram is not valid wire format v1.\n\n\
+     Attribute: ``offset`` (0-based byte offset of the first problem)."
+);
+create_exception!(
+    _stamen,
     PolicyError,
     StamenError,
     "A OneFlow policy or role definition is invalid."
 );
 
 /// Builds an exception of type `T` with `message` and sets `attrs` on it.
-#[allow(dead_code)] // used by the context and expression bindings
 pub(crate) fn with_attrs<T: pyo3::PyTypeInfo>(
     py: Python<'_>,
     message: String,
@@ -70,9 +76,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("StamenError", py.get_type::<StamenError>())?;
     m.add("ContextError", py.get_type::<ContextError>())?;
-    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    let config_error = py.get_type::<ConfigError>();
+    // Only encoder errors know a key and offset; others read these defaults.
+    config_error.setattr("key", py.None())?;
+    config_error.setattr("offset", py.None())?;
+    m.add("ConfigError", config_error)?;
     m.add("ExprParseError", py.get_type::<ExprParseError>())?;
     m.add("EvalError", py.get_type::<EvalError>())?;
+    m.add("IpcError", py.get_type::<IpcError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod backoff;
+mod context;
 mod convert;
 mod errors;
 mod status;
@@ -18,5 +19,12 @@ fn _stamen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<backoff::PyBackoff>()?;
     m.add_function(wrap_pyfunction!(status::encode_status, m)?)?;
+    m.add_function(wrap_pyfunction!(status::decode_status, m)?)?;
+    m.add_function(wrap_pyfunction!(status::encode_onegate_update, m)?)?;
+    m.add_function(wrap_pyfunction!(status::encode_onegate_erase, m)?)?;
+    m.add_function(wrap_pyfunction!(status::encode_onegate_status, m)?)?;
+    m.add_class::<context::ContextIssue>()?;
+    m.add_class::<context::PyEdgeConfig>()?;
+    m.add_function(wrap_pyfunction!(context::parse_context, m)?)?;
     Ok(())
 }

@@ -1,6 +1,9 @@
-"""Type stubs of the native module ``stamen._stamen`` (checked by mypy.stubtest)."""
+"""Type stubs of the native module ``stamen._stamen`` (checked by mypy.stubtest).
 
-from collections.abc import Iterator
+The public API is the package ``stamen``, which re-exports these names.
+"""
+
+from collections.abc import Iterator, Mapping
 from typing import Optional, Union, final
 
 __all__ = [
@@ -10,26 +13,52 @@ __all__ = [
     "ConfigError",
     "ExprParseError",
     "EvalError",
+    "IpcError",
     "PolicyError",
     "Backoff",
     "encode_status",
+    "decode_status",
+    "encode_onegate_update",
+    "encode_onegate_erase",
+    "encode_onegate_status",
+    "ContextIssue",
+    "EdgeConfig",
+    "parse_context",
 ]
+
 __version__: str
 
 class StamenError(Exception):
     """Base class of every error raised by stamen."""
 
 class ConfigError(StamenError):
-    """A configuration value (backoff settings, an encoder input) is invalid."""
+    """A configuration value (backoff settings, an encoder input) is invalid.
+
+    Encoder errors set ``key`` and ``offset``; other errors leave them unset.
+    """
+
+    key: Optional[str]
+    offset: Optional[int]
 
 class ContextError(StamenError):
     """An OpenNebula context file could not be read or holds invalid values."""
+
+    filename: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
+    key: Optional[str]
+    errors: list[ContextIssue]
 
 class ExprParseError(StamenError):
     """A OneFlow elasticity expression does not parse."""
 
 class EvalError(StamenError):
     """An expression parsed but could not be evaluated."""
+
+class IpcError(StamenError):
+    """A status datagram is not valid wire format v1."""
+
+    offset: int
 
 class PolicyError(StamenError):
     """A OneFlow policy or role definition is invalid."""
@@ -66,3 +95,62 @@ class Backoff(Iterator[float]):
     def cap(self) -> float: ...
 
 def encode_status(status: int, round: Optional[int] = None) -> bytes: ...
+def decode_status(datagram: bytes) -> tuple[int, Optional[int]]: ...
+def encode_onegate_update(attrs: Mapping[str, Union[str, int, float]]) -> str: ...
+def encode_onegate_erase(key: str) -> str: ...
+def encode_onegate_status(status: int, round: int = 0) -> str: ...
+
+@final
+class ContextIssue:
+    @property
+    def line(self) -> Optional[int]: ...
+    @property
+    def column(self) -> Optional[int]: ...
+    @property
+    def offset(self) -> Optional[int]: ...
+    @property
+    def key(self) -> Optional[str]: ...
+    @property
+    def value(self) -> Optional[str]: ...
+    @property
+    def message(self) -> str: ...
+
+@final
+class EdgeConfig:
+    @staticmethod
+    def from_vars(vars: Mapping[str, str], *, filename: Optional[str] = None) -> EdgeConfig: ...
+    @staticmethod
+    def from_context(
+        text: Union[str, bytes], *, dialect: str = "context.sh", filename: Optional[str] = None
+    ) -> EdgeConfig: ...
+    @property
+    def superlink(self) -> Optional[str]: ...
+    @property
+    def backoff(self) -> str: ...
+    @property
+    def max_backoff(self) -> int: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def max_wait_time(self) -> int: ...
+    @property
+    def node_config(self) -> dict[str, Union[bool, int, float, str]]: ...
+    @property
+    def node_config_text(self) -> str: ...
+    @property
+    def isolation(self) -> str: ...
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def tls_enabled(self) -> bool: ...
+    @property
+    def min_fit_clients(self) -> Optional[int]: ...
+    @property
+    def vmid(self) -> Optional[int]: ...
+    @property
+    def onegate_endpoint(self) -> Optional[str]: ...
+    def new_backoff(self, *, jitter: str = "equal", seed: Optional[int] = None) -> Backoff: ...
+
+def parse_context(
+    text: Union[str, bytes], *, dialect: str = "context.sh", filename: Optional[str] = None
+) -> tuple[dict[str, str], list[str]]: ...
