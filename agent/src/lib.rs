@@ -1,3 +1,8 @@
 //! Library side of the `stamen` binary: every command and the I/O around
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
+
+pub mod cmd_onegate;
+pub mod cmd_run;
+pub mod onegate;
+pub mod run;

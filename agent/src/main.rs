@@ -17,9 +17,17 @@ struct Cli {
 
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Talk to OneGate (drop-in for the `onegate` client).
+    Onegate(stamen_agent::cmd_onegate::Args),
+    /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
+    Run(stamen_agent::cmd_run::Args),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
+        Command::Run(args) => stamen_agent::cmd_run::run(args),
+    }
 }
