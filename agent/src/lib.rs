@@ -6,3 +6,5 @@ pub mod cmd_onegate;
 pub mod cmd_run;
 pub mod onegate;
 pub mod run;
+pub mod cmd_gate;
+pub mod gate;

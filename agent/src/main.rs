@@ -22,6 +22,8 @@ enum Command {
     Onegate(stamen_agent::cmd_onegate::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
     Run(stamen_agent::cmd_run::Args),
+    /// Local OneGate + OneFlow emulator.
+    Gate(stamen_agent::cmd_gate::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +31,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
+        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
     }
 }

@@ -12,5 +12,6 @@ pub mod backoff;
 pub mod context;
 pub mod form;
 pub mod ipc;
+pub mod policy;
 pub mod rng;
 pub mod status;
