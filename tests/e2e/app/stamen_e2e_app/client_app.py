@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
@@ -25,6 +27,9 @@ def train_fn(msg: Message, context: Context) -> Message:
     x, y = load_partition(_partition(context))
     weights = msg.content["arrays"].to_numpy_ndarrays()[0]
     new_weights = train(weights, x, y)
+    # Make the round last long enough for the agent to publish TRAINING
+    # (it coalesces status changes within its minimum publish interval).
+    time.sleep(float(context.run_config.get("train-seconds", 0.0)))
     content = RecordDict(
         {
             "arrays": ArrayRecord([new_weights]),
