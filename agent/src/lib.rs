@@ -8,3 +8,5 @@ pub mod onegate;
 pub mod run;
 pub mod cmd_gate;
 pub mod gate;
+pub mod cmd_context;
+pub mod ctxfile;

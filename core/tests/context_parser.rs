@@ -321,3 +321,19 @@ fn collect_counts_dropped_errors() {
     assert_eq!(c.errors().len(), 2);
     assert_eq!(c.dropped_errors(), 2);
 }
+
+#[test]
+fn debug_output_never_shows_the_token() {
+    let text = b"ONEGATE_TOKEN='c2VjcmV0'\nA='x'\n";
+    let p = Parser::new(text, Dialect::ContextSh);
+    assert!(!format!("{p:?}").contains("c2VjcmV0"));
+    let entries: Vec<_> = p.map(Result::unwrap).collect();
+    let dbg = format!("{entries:?}");
+    assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+    assert!(dbg.contains("\"x\""), "other values still show: {dbg}");
+    assert!(!format!("{:?}", entries[0].chunks()).contains("c2VjcmV0"));
+    let mut scratch = [0u8; 64];
+    let c = collect::<4, 4>(text, Dialect::ContextSh, &mut scratch);
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("c2VjcmV0"), "{dbg}");
+}

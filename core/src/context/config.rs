@@ -7,8 +7,9 @@ use super::parser::Pos;
 use core::fmt;
 
 /// One variable: name, (unescaped) value and where the name was written
-/// (`None` for variables from the process environment).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// (`None` for variables from the process environment). `Debug` prints
+/// `<redacted>` for the value of a secret key ([`is_secret_key`](super::is_secret_key)).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Var<'a> {
     /// Variable name.
     pub key: &'a str,
@@ -16,6 +17,21 @@ pub struct Var<'a> {
     pub value: &'a str,
     /// Position of the name in its file, if it came from a file.
     pub pos: Option<Pos>,
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value: &dyn fmt::Debug = if super::is_secret_key(self.key) {
+            &"<redacted>"
+        } else {
+            &self.value
+        };
+        f.debug_struct("Var")
+            .field("key", &self.key)
+            .field("value", value)
+            .field("pos", &self.pos)
+            .finish()
+    }
 }
 
 /// Discovery retry strategy (`FL_EDGE_BACKOFF`).
@@ -135,7 +151,7 @@ pub struct ConfigError<'a> {
 impl fmt::Display for ConfigError<'_> {
     /// `KEY: message (allowed: …)`; prefix `FILE:LINE:COL: ` yourself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.value.escape_debug();
+        let v = Quoted(self.value);
         match self.kind {
             ConfigErrorKind::InvalidChoice { allowed } => {
                 write!(
@@ -170,6 +186,28 @@ impl fmt::Display for ConfigError<'_> {
 }
 
 impl core::error::Error for ConfigError<'_> {}
+
+/// Writes a value for a double-quoted message: `"`, `\\` and control
+/// characters are escaped, everything else (including `'`) is kept.
+struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A fixed-capacity list of [`ConfigError`]s. When full, further errors are
 /// counted in [`ConfigErrors::dropped`], never silently lost.
@@ -314,6 +352,29 @@ impl<'a> EdgeConfig<'a> {
     pub const LOG_LEVEL_ALLOWED: &'static str = "DEBUG, INFO, WARNING, ERROR";
     /// Allowed words of `FL_TLS_ENABLED`.
     pub const TLS_ALLOWED: &'static str = "YES, NO";
+
+    /// The FL settings read by [`EdgeConfig::build`] (each also accepted
+    /// with the `ONEAPP_` prefix).
+    pub const FL_SETTINGS: &'static [&'static str] = &[
+        "FL_SUPERLINK_ADDRESS",
+        "FL_EDGE_BACKOFF",
+        "FL_EDGE_MAX_BACKOFF",
+        "FL_MAX_RETRIES",
+        "FL_MAX_WAIT_TIME",
+        "FL_NODE_CONFIG",
+        "FL_ISOLATION",
+        "FL_LOG_LEVEL",
+        "FL_TLS_ENABLED",
+        "FL_MIN_FIT_CLIENTS",
+    ];
+
+    /// True for a `FL_*` / `ONEAPP_FL_*` name that is not one of
+    /// [`EdgeConfig::FL_SETTINGS`] (a typo, or a setting for another role):
+    /// [`EdgeConfig::build`] ignores it, so callers should warn.
+    pub fn is_unknown_fl_key(key: &str) -> bool {
+        let name = key.strip_prefix("ONEAPP_").unwrap_or(key);
+        name.starts_with("FL_") && !Self::FL_SETTINGS.contains(&name)
+    }
 
     /// Builds the config from `vars`, collecting every error (up to `N`,
     /// the rest counted). Invalid values leave the default in place.

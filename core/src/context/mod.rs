@@ -19,6 +19,16 @@
 //! assert_eq!(cfg.max_backoff_secs(), 300);
 //! ```
 
+// Core never panics on input: no indexing, unwrap, expect or unchecked
+// arithmetic in this module (enforced by clippy).
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
 mod addr;
 mod config;
 mod node_config;
@@ -39,6 +49,15 @@ pub use parser::{
     ValueChunks,
 };
 pub use token::{select_token, TokenError, TokenSource};
+
+/// Context variables that hold the OneGate token: their values are never
+/// shown by `Debug` here, nor by stamen's output unless asked.
+pub const SECRET_KEYS: &[&str] = &["ONEGATE_TOKEN", "TOKENTXT"];
+
+/// True for a key in [`SECRET_KEYS`].
+pub fn is_secret_key(key: &str) -> bool {
+    SECRET_KEYS.contains(&key)
+}
 
 /// A whole file parsed into a fixed-capacity table: up to `N` variables
 /// (values unescaped into the caller's scratch buffer) and up to `E` errors.
@@ -117,7 +136,9 @@ pub fn collect<'a, const N: usize, const E: usize>(
             Some(v) => v,
             None => {
                 let n = entry.unescaped_len();
-                if n > rest.len() {
+                let all = core::mem::take(&mut rest);
+                if n > all.len() {
+                    rest = all;
                     push_err(
                         &mut out,
                         ParseError {
@@ -127,7 +148,10 @@ pub fn collect<'a, const N: usize, const E: usize>(
                     );
                     continue;
                 }
-                let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+                let (head, tail) = match all.split_at_mut_checked(n) {
+                    Some(parts) => parts,
+                    None => continue,
+                };
                 rest = tail;
                 match entry.value_into(head) {
                     Ok(v) => v,

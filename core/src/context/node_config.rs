@@ -10,7 +10,8 @@
 //! stamen accepts exactly that, and is stricter where Flower silently drops
 //! text: every non-blank piece must be part of a pair, pairs are separated by
 //! whitespace, and a key may appear only once (TOML rejects duplicates too).
-//! Quoted keys are not supported.
+//! Quoted keys are not supported, nor is Flower's other form, a single path
+//! ending in `.toml` (the context carries values, not files).
 
 use super::parser::BufferTooSmall;
 use core::fmt;

@@ -35,7 +35,9 @@ pub enum Dialect {
     /// Also accepts `export KEY="value"` (one-context's `one_env`: NO
     /// escaping, so lossy — see [`Entry::is_lossy`]) and plain `KEY=value`
     /// lines without whitespace or shell characters. Leading blanks are
-    /// allowed.
+    /// allowed. As one_env has no escapes, a double-quoted value ends at the
+    /// first `"` followed only by blanks up to the end of a line (so a
+    /// value in which `"` ends a line cannot be recovered).
     Lenient,
 }
 
@@ -155,7 +157,10 @@ const ESCAPED_QUOTE: &str = "'\\''";
 
 /// One `KEY=value` assignment. A checked view: the key is a valid name and
 /// the raw value is valid UTF-8 whose only `'` characters are `'\''` escapes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// `Debug` prints `<redacted>` for the value of a secret key
+/// ([`is_secret_key`](super::is_secret_key)).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
     key: &'a str,
     raw: &'a str,
@@ -163,6 +168,24 @@ pub struct Entry<'a> {
     escaped: bool,
     key_pos: Pos,
     value_pos: Pos,
+}
+
+impl fmt::Debug for Entry<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw: &dyn fmt::Debug = if super::is_secret_key(self.key) {
+            &"<redacted>"
+        } else {
+            &self.raw
+        };
+        f.debug_struct("Entry")
+            .field("key", &self.key)
+            .field("raw", raw)
+            .field("quoting", &self.quoting)
+            .field("escaped", &self.escaped)
+            .field("key_pos", &self.key_pos)
+            .field("value_pos", &self.value_pos)
+            .finish()
+    }
 }
 
 impl<'a> Entry<'a> {
@@ -265,10 +288,19 @@ impl<'a> Entry<'a> {
 }
 
 /// Iterator over the pieces of an unescaped value; see [`Entry::chunks`].
-#[derive(Clone, Debug)]
+/// (`Debug` shows only the remaining length: the value may be a secret.)
+#[derive(Clone)]
 pub struct ValueChunks<'a> {
     rest: &'a str,
     escaped: bool,
+}
+
+impl fmt::Debug for ValueChunks<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueChunks")
+            .field("remaining_bytes", &self.rest.len())
+            .finish()
+    }
 }
 
 impl<'a> Iterator for ValueChunks<'a> {
@@ -338,13 +370,26 @@ pub fn escape_into(value: &str, out: &mut [u8]) -> Option<usize> {
 /// assert_eq!(b.borrowed(), Some("x"));
 /// assert!(p.next().is_none());
 /// ```
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the position, not the input (which holds the token).
+#[derive(Clone)]
 pub struct Parser<'a> {
     input: &'a [u8],
     dialect: Dialect,
     at: usize,
     line: u32,
     line_start: usize,
+}
+
+impl fmt::Debug for Parser<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parser")
+            .field("dialect", &self.dialect)
+            .field("input_len", &self.input.len())
+            .field("offset", &self.at)
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 fn is_key_start(b: u8) -> bool {
