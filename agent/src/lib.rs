@@ -8,5 +8,6 @@ pub mod onegate;
 pub mod run;
 pub mod cmd_gate;
 pub mod gate;
+pub mod cmd_backoff;
 pub mod cmd_context;
 pub mod ctxfile;

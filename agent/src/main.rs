@@ -24,6 +24,8 @@ enum Command {
     Run(stamen_agent::cmd_run::Args),
     /// Local OneGate + OneFlow emulator.
     Gate(stamen_agent::cmd_gate::Args),
+    /// Print the retry delays a backoff configuration produces.
+    Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
 }
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
         Command::Gate(a) => stamen_agent::cmd_gate::run(a),
+        Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
     }
 }

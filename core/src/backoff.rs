@@ -46,7 +46,7 @@
 //!    saturating; `e` reaches the cap and stays there for every `r` up to
 //!    `u32::MAX`.
 //! 2. **Jitter** picks the delay from the envelope with the caller-seeded
-//!    [`SplitMix64`](crate::rng::SplitMix64):
+//!    [`SplitMix64`]:
 //!    `None` → `e`; `Full` → uniform in `[0, e]`; `Equal` → uniform in
 //!    `[⌊e/2⌋, e]` (the seed schedule is an upper envelope);
 //!    `Decorrelated` → `min(cap, uniform[base, 3 × previous])` where `base =

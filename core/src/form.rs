@@ -110,20 +110,29 @@ impl Sink<'_> {
 
     fn put_encoded(&mut self, input: &[u8]) -> Result<(), FormError> {
         let end = self.len.saturating_add(encoded_len(input));
-        if end > self.out.len() {
-            return Err(FormError::BufferTooSmall { needed: end });
-        }
+        let dst = self
+            .out
+            .get_mut(self.len..end)
+            .ok_or(FormError::BufferTooSmall { needed: end })?;
+        // `dst` has exactly the encoded length, so every `next()` succeeds.
+        let mut w = dst.iter_mut();
+        let mut emit = |byte: u8| {
+            if let Some(slot) = w.next() {
+                *slot = byte;
+            }
+        };
         for &b in input {
             if is_unreserved(b) {
-                self.put(&[b])?;
+                emit(b);
             } else if b == b' ' {
-                self.put(b"+")?;
+                emit(b'+');
             } else {
-                let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                let lo = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
-                self.put(&[b'%', hi, lo])?;
+                emit(b'%');
+                emit(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+                emit(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
             }
         }
+        self.len = end;
         Ok(())
     }
 }

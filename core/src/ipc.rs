@@ -269,17 +269,20 @@ pub fn decode(datagram: &[u8]) -> Result<Report, IpcError> {
     if datagram.len() > MAX_LEN {
         return Err(IpcError::TooLong { offset: MAX_LEN });
     }
+    // Report whichever comes first: a control byte or invalid UTF-8.
+    let valid = match core::str::from_utf8(datagram) {
+        Ok(_) => datagram.len(),
+        Err(e) => e.valid_up_to(),
+    };
     let last = datagram.len().wrapping_sub(1);
-    for (i, &b) in datagram.iter().enumerate() {
+    for (i, &b) in datagram.iter().enumerate().take(valid) {
         let is_final_newline = b == b'\n' && i == last;
         if (b < 0x20 || b == 0x7f) && !is_final_newline {
             return Err(IpcError::ControlChar { offset: i });
         }
     }
-    if let Err(e) = core::str::from_utf8(datagram) {
-        return Err(IpcError::NotUtf8 {
-            offset: e.valid_up_to(),
-        });
+    if valid < datagram.len() {
+        return Err(IpcError::NotUtf8 { offset: valid });
     }
     let msg = datagram.strip_suffix(b"\n").unwrap_or(datagram);
 
@@ -440,6 +443,8 @@ mod tests {
         err(b"stamen/1\tstatus=1", ControlChar { offset: 8 });
         err(b"stamen/1 status=1\0", ControlChar { offset: 17 });
         err(b"stamen/1 status=1 \xff", NotUtf8 { offset: 18 });
+        err(b"stamen/1 \xff\r", NotUtf8 { offset: 9 });
+        err(b"stamen/1 \r\xff", ControlChar { offset: 9 });
         err(
             "stamen/1 status=1 é".as_bytes(),
             UnexpectedField { offset: 18 },

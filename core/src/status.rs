@@ -511,6 +511,34 @@ mod tests {
     }
 
     #[test]
+    fn failed_publish_superseded_by_a_change_back_sends_nothing() {
+        // Found by the convergence property: IDLE is confirmed, TRAINING is
+        // in flight, the app goes back to IDLE, the publish fails. OneGate
+        // already shows the newest state, so nothing is due (no heartbeat
+        // here); the next change still waits for the pending backoff.
+        let mut t = StatusTracker::new(
+            TrackerConfig {
+                heartbeat_ms: 0,
+                ..cfg()
+            },
+            1,
+        );
+        script!(t;
+            update 0, IDLE;
+            poll 0 => send IDLE, Change;
+            ok 0, IDLE;
+            update 2_000, training(1);
+            poll 2_000 => send training(1), Change;
+            update 2_100, IDLE;
+            fail 2_200;
+            due None;
+            update 2_300, training(2);
+            due Some(3_000); // min interval after the send at 2000 (backoff 2700)
+            poll 3_000 => send training(2), Retry;
+        );
+    }
+
+    #[test]
     fn heartbeat_failure_is_retried() {
         let mut t = StatusTracker::new(cfg(), 1);
         script!(t;
