@@ -11,3 +11,5 @@ pub mod gate;
 pub mod cmd_backoff;
 pub mod cmd_context;
 pub mod ctxfile;
+pub mod cmd_expr;
+pub mod vmdoc;

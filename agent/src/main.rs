@@ -28,6 +28,8 @@ enum Command {
     Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
+    /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
+    Expr(stamen_agent::cmd_expr::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +40,6 @@ fn main() -> ExitCode {
         Command::Gate(a) => stamen_agent::cmd_gate::run(a),
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Expr(args) => stamen_agent::cmd_expr::run(args),
     }
 }

@@ -15,3 +15,4 @@ pub mod ipc;
 pub mod policy;
 pub mod rng;
 pub mod status;
+pub mod expr;
