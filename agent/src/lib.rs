@@ -13,3 +13,6 @@ pub mod cmd_context;
 pub mod ctxfile;
 pub mod cmd_expr;
 pub mod vmdoc;
+pub mod cmd_policy;
+pub mod policydoc;
+pub mod policyeval;

@@ -79,7 +79,7 @@ impl core::error::Error for RubyException {}
 /// The exception OneFlow raises for a policy without `type`.
 pub const MISSING_TYPE: RubyException = RubyException {
     class: "NoMethodError",
-    message: "undefined method `upcase' for nil:NilClass",
+    message: "undefined method 'upcase' for nil",
 };
 
 /// OneFlow's `calculate_new_cardinality`: the cardinality a triggered policy

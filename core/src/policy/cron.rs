@@ -254,8 +254,11 @@ fn count_fields(s: &str) -> usize {
     n
 }
 
+/// `N`, `N-M` or `N-M/S`: the first number, then the range end and step.
+type Element = (i64, Option<(i64, Option<i64>)>);
+
 /// One `SUBELEMENT_REGEX` match: `^(\d+)(-(\d+)(/(\d+))?)?$`.
-fn parse_numeric(sub: &str) -> Option<(i64, Option<(i64, Option<i64>)>)> {
+fn parse_numeric(sub: &str) -> Option<Element> {
     fn number(b: &[u8], i: &mut usize) -> Option<i64> {
         let start = *i;
         let mut v: i64 = 0;

@@ -81,15 +81,18 @@ pub enum EvalError {
     /// OneFlow itself crashes on this input (e.g. an average of ±Infinity →
     /// `FloatDomainError`, or a policy without `type` firing).
     Exception(RubyException),
-    /// The trace did not fit in `T` bytes.
-    TraceCapacity,
+    /// The expression or its trace does not fit the evaluator's fixed
+    /// capacities (nodes, name length, `T` bytes of trace).
+    Capacity,
 }
 
 impl fmt::Display for EvalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EvalError::Exception(e) => e.fmt(f),
-            EvalError::TraceCapacity => f.write_str("expression trace exceeds the trace buffer"),
+            EvalError::Capacity => {
+                f.write_str("expression or its trace exceeds the evaluator's fixed capacity")
+            }
         }
     }
 }
@@ -293,9 +296,10 @@ impl<'a, const P: usize, const T: usize> Autoscaler<'a, P, T> {
 
     /// Applies a decision the way OneFlow's autoscaler does: a non-zero diff
     /// writes its cooldown (when not nil) into the role; with `apply`, the new
-    /// cardinality goes through `Role#update` (refused below `min_vms` or
-    /// above `max_vms`) and, on success, every elasticity policy's
-    /// `true_evals` is deleted (the role enters SCALING).
+    /// cardinality is refused below `min_vms` or above
+    /// `max(cardinality, max_vms)` (the conformance harness's rule; messages
+    /// as `Role#update` words them) and, on success, every elasticity
+    /// policy's `true_evals` is deleted (the role enters SCALING).
     pub fn apply(&mut self, decision: &Decision, apply: bool) -> Result<(), ScaleError> {
         if decision.diff == 0 {
             return Ok(());
@@ -311,7 +315,8 @@ impl<'a, const P: usize, const T: usize> Autoscaler<'a, P, T> {
             return Err(ScaleError::Minimum(self.bounds.min_vms));
         }
         if let Some(max) = self.bounds.max_vms {
-            if new > max {
+            // A role forced above max_vms may still step down towards it.
+            if new > max.max(self.bounds.cardinality) {
                 return Err(ScaleError::Maximum(max));
             }
         }

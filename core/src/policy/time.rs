@@ -265,9 +265,7 @@ fn parse_zone(c: &mut Cursor<'_>) -> Result<i64, TimeError> {
     c.i += 1;
     let hh = c.digits(2).ok_or(unsupported)?;
     let mut mm = 0;
-    if c.eat(b':') {
-        mm = c.digits(2).ok_or(unsupported)?;
-    } else if !c.done() {
+    if c.eat(b':') || !c.done() {
         mm = c.digits(2).ok_or(unsupported)?;
     }
     if hh > 23 || mm > 59 {
