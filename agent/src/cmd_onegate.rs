@@ -1,5 +1,11 @@
 //! `stamen onegate …`: a drop-in for the official Ruby `onegate` client.
 //!
+//! Configuration: `ONEGATE_ENDPOINT` and `VMID` from the environment (like
+//! the official client), else from the OpenNebula context file
+//! ([`crate::ctxfile`] search order, or `--context FILE`); the token by the
+//! SPEC §2 rule when a context file is found (`ONEGATE_TOKEN` in the context,
+//! else `TOKENTXT`, else `token.txt` next to it), else `TOKENTXT`.
+//!
 //! Same commands, same requests, same stdout (`--json` is byte-identical to
 //! Ruby's `JSON.pretty_generate`), same `ERROR: ` + server text on stderr and
 //! exit status 255 on any failure. Differences, on purpose: certificates are
@@ -8,6 +14,7 @@
 //! reported by clap (exit 2), and an HTTP proxy is used through a `CONNECT`
 //! tunnel.
 
+use crate::ctxfile::{self, EnvLookup, LoadedContext, Locator};
 use crate::onegate::docs::{scalar_text, service_state_name, vm_state_name};
 use crate::onegate::{
     parse_json, ruby_json, Call, Client, ClientConfig, OnegateError, ServiceDocument, TlsMode,
@@ -37,6 +44,10 @@ pub struct Args {
     #[arg(long, global = true, value_name = "SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: u64,
+    /// Read this context file (context.sh or one_env) instead of searching
+    /// the guest paths.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub context: Option<PathBuf>,
     /// Overall timeout of a request, seconds (also bounds each read).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -230,8 +241,80 @@ pub fn error_text(e: &OnegateError) -> String {
     format!("ERROR: \n{msg}{nl}")
 }
 
+/// Builds the client configuration from the environment (`env`) and an
+/// optional loaded context: endpoint and VMID from the environment first
+/// (official client behaviour), else from the context; the token from the
+/// context loader (which applies the SPEC §2 rule) when a context was
+/// loaded, else `TOKENTXT`. Empty values count as unset.
+pub fn resolve_config(
+    env: EnvLookup<'_>,
+    ctx: Option<&LoadedContext>,
+) -> Result<ClientConfig, OnegateError> {
+    let from_ctx = |k: &str| {
+        ctx.and_then(|c| c.get(k))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let pick = |k: &str| env(k).filter(|v| !v.is_empty()).or_else(|| from_ctx(k));
+    let ctx_token = ctx
+        .and_then(|c| c.token.as_ref())
+        .map(|t| t.expose().to_string());
+    let token = ctx_token.or_else(|| env("TOKENTXT"));
+    let config = ClientConfig::from_vars(|k| match k {
+        "TOKENTXT" => token.clone(),
+        other => pick(other),
+    })
+    .map_err(|e| match (e, ctx) {
+        (OnegateError::InvalidEndpoint { value, reason }, Some(c)) if value.is_empty() => {
+            OnegateError::InvalidEndpoint {
+                value,
+                reason: format!(
+                    "{reason}; not in the environment nor in {}",
+                    c.source_name()
+                ),
+            }
+        }
+        (e, _) => e,
+    })?;
+    if config.token.is_none() {
+        if let Some(err) = ctx.and_then(|c| c.token_error.as_deref()) {
+            return Err(OnegateError::InvalidArgument {
+                what: "token".to_string(),
+                reason: err.to_string(),
+            });
+        }
+    }
+    Ok(config)
+}
+
+fn load_context(args: &Args) -> Result<Option<LoadedContext>, OnegateError> {
+    match &args.context {
+        Some(path) => ctxfile::load_file(
+            path,
+            None,
+            ctxfile::DEFAULT_MAX_BYTES,
+            &ctxfile::process_env,
+        )
+        .map(Some)
+        .map_err(|e| OnegateError::InvalidArgument {
+            what: "--context".to_string(),
+            reason: e.to_string(),
+        }),
+        // Outside a guest (or without permission to read the root-only
+        // copies) there is no context file: the environment alone is used.
+        None => {
+            let locator = Locator {
+                use_environment: false,
+                ..Locator::default()
+            };
+            Ok(ctxfile::load_with(&locator, &ctxfile::process_env).ok())
+        }
+    }
+}
+
 fn load_config(args: &Args) -> Result<ClientConfig, OnegateError> {
-    let mut config = ClientConfig::from_vars(|k| std::env::var(k).ok())?;
+    let ctx = load_context(args)?;
+    let mut config = resolve_config(&ctxfile::process_env, ctx.as_ref())?;
     config.tls = if args.insecure_tls {
         TlsMode::Insecure
     } else if let Some(path) = &args.ca_cert {
@@ -549,6 +632,24 @@ mod tests {
     }
 
     #[test]
+    fn human_service_extended() {
+        let doc: ServiceDocument = serde_json::from_str(
+            r#"{"SERVICE":{"name":"fl","id":"7","state":"8","roles":[{"name":"sn","nodes":[
+                {"deploy_id":41,"vm_info":{"VM":{"ID":"41","NAME":"a","STATE":"8","LCM_STATE":"0",
+                 "TEMPLATE":{"NIC":[{"IP":"10.0.0.41"},{"IP":"10.1.0.41"}]}}}}]}]}}"#,
+        )
+        .unwrap();
+        let mut out = String::new();
+        print_service(&mut out, &doc, true, false);
+        assert_eq!(
+            out,
+            "SERVICE 7\nNAME                : fl                  \nSTATE               : SCALING             \n\n\
+             ROLE sn\nVM 41\nNAME                : a                   \nSTATE               : POWEROFF            \n\
+             IP                  : 10.0.0.41           \nIP                  : 10.1.0.41           \n\n"
+        );
+    }
+
+    #[test]
     fn human_vrouter_vnet() {
         let v: Value =
             serde_json::from_str(r#"{"VROUTER":{"NAME":"vr","ID":"3","VMS":{"ID":["42","43"]}}}"#)
@@ -562,6 +663,66 @@ mod tests {
         assert_eq!(out, "VNET\nID                  : 0                   \n\n");
     }
 
+    fn write_context(dir: &std::path::Path, body: &str, token: Option<&str>) -> std::path::PathBuf {
+        let path = dir.join("context.sh");
+        std::fs::write(
+            &path,
+            format!("# Context variables generated by OpenNebula\n{body}"),
+        )
+        .unwrap();
+        if let Some(t) = token {
+            std::fs::write(dir.join("token.txt"), format!("{t}\n")).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn config_from_environment_then_context() {
+        let none = |_: &str| None::<String>;
+        let env = |k: &str| match k {
+            "ONEGATE_ENDPOINT" => Some("http://10.0.0.1:5030".to_string()),
+            "VMID" => Some("7".to_string()),
+            "TOKENTXT" => Some("ZW52dG9rZW4=".to_string()),
+            _ => None,
+        };
+        let c = resolve_config(&env, None).unwrap();
+        assert_eq!(
+            (c.endpoint.url(""), c.vmid.as_deref()),
+            ("http://10.0.0.1:5030".to_string(), Some("7"))
+        );
+        assert_eq!(
+            c.token,
+            Some(crate::onegate::Token::new("ZW52dG9rZW4=").unwrap())
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_context(
+            dir.path(),
+            "ONEGATE_ENDPOINT='http://169.254.16.9:5030'\nTOKEN='YES'\nVMID='42'\n",
+            Some("ZmlsZXRva2Vu"),
+        );
+        let ctx = ctxfile::load_file(&path, None, ctxfile::DEFAULT_MAX_BYTES, &none).unwrap();
+        let c = resolve_config(&none, Some(&ctx)).unwrap();
+        assert_eq!(c.endpoint.url("/vm"), "http://169.254.16.9:5030/vm");
+        assert_eq!(c.vmid.as_deref(), Some("42"));
+        assert_eq!(
+            c.token,
+            Some(crate::onegate::Token::new("ZmlsZXRva2Vu").unwrap())
+        );
+        // The environment's endpoint and VMID win over the context (official client).
+        let c = resolve_config(&env, Some(&ctx)).unwrap();
+        assert_eq!(
+            (c.endpoint.url(""), c.vmid.as_deref()),
+            ("http://10.0.0.1:5030".to_string(), Some("7"))
+        );
+
+        // Nothing anywhere: the error names the context file too.
+        let empty = write_context(dir.path(), "TOKEN='YES'\n", None);
+        let ctx = ctxfile::load_file(&empty, None, ctxfile::DEFAULT_MAX_BYTES, &none).unwrap();
+        let err = resolve_config(&none, Some(&ctx)).unwrap_err();
+        assert!(err.to_string().contains("context.sh"), "{err}");
+    }
+
     #[test]
     fn error_text_like_ruby_puts() {
         let e = OnegateError::Forbidden {
@@ -571,6 +732,7 @@ mod tests {
         let e = OnegateError::Server {
             status: 500,
             message: "x\n".into(),
+            retry_after: None,
         };
         assert_eq!(error_text(&e), "ERROR: \nx\n");
         let e = OnegateError::ConnectionClosed {

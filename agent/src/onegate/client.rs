@@ -206,10 +206,15 @@ pub fn no_proxy_matches(list: &str, host: &str) -> bool {
         })
 }
 
-/// Maps an HTTP status and body to our result: 2xx → the body; 400, 401,
-/// 403, 404, 5xx → their own variants carrying the server's text (lossy
-/// UTF-8); anything else → [`OnegateError::UnexpectedStatus`].
-pub fn classify_status(status: u16, body: Vec<u8>) -> Result<Vec<u8>, OnegateError> {
+/// Maps an HTTP status, body and `Retry-After` value to our result: 2xx →
+/// the body; 400, 401, 403, 404, 5xx → their own variants carrying the
+/// server's text (lossy UTF-8); anything else →
+/// [`OnegateError::UnexpectedStatus`].
+pub fn classify_status(
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<u64>,
+) -> Result<Vec<u8>, OnegateError> {
     if (200..300).contains(&status) {
         return Ok(body);
     }
@@ -219,8 +224,16 @@ pub fn classify_status(status: u16, body: Vec<u8>) -> Result<Vec<u8>, OnegateErr
         401 => OnegateError::Unauthorized { message },
         403 => OnegateError::Forbidden { message },
         404 => OnegateError::NotFound { message },
-        500..=599 => OnegateError::Server { status, message },
-        _ => OnegateError::UnexpectedStatus { status, message },
+        500..=599 => OnegateError::Server {
+            status,
+            message,
+            retry_after,
+        },
+        _ => OnegateError::UnexpectedStatus {
+            status,
+            message,
+            retry_after,
+        },
     })
 }
 
@@ -234,6 +247,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Oneg
 fn map_io(e: &io::Error) -> OnegateError {
     use io::ErrorKind as K;
     let detail = e.to_string();
+    // Handshake and certificate failures arrive as an io::Error around a rustls::Error.
+    if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return OnegateError::Tls { detail };
+    }
     match e.kind() {
         K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
             OnegateError::ConnectionClosed { detail }
@@ -388,33 +405,11 @@ impl Client {
         result.map_err(|e| self.scrub(e))
     }
 
-    fn scrub(&self, e: OnegateError) -> OnegateError {
-        let Some(token) = &self.config.token else {
-            return e;
-        };
-        match e {
-            OnegateError::BadRequest { message } => OnegateError::BadRequest {
-                message: token.scrub(message),
-            },
-            OnegateError::Unauthorized { message } => OnegateError::Unauthorized {
-                message: token.scrub(message),
-            },
-            OnegateError::Forbidden { message } => OnegateError::Forbidden {
-                message: token.scrub(message),
-            },
-            OnegateError::NotFound { message } => OnegateError::NotFound {
-                message: token.scrub(message),
-            },
-            OnegateError::Server { status, message } => OnegateError::Server {
-                status,
-                message: token.scrub(message),
-            },
-            OnegateError::UnexpectedStatus { status, message } => OnegateError::UnexpectedStatus {
-                status,
-                message: token.scrub(message),
-            },
-            other => other,
+    fn scrub(&self, mut e: OnegateError) -> OnegateError {
+        if let (Some(token), Some(message)) = (&self.config.token, e.message_mut()) {
+            *message = token.scrub(std::mem::take(message));
         }
+        e
     }
 
     fn attempt(&self, wire: &WireRequest) -> Result<Vec<u8>, OnegateError> {
@@ -437,13 +432,18 @@ impl Client {
         };
         let mut response = response.map_err(map_ureq)?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let body = response
             .body_mut()
             .with_config()
             .limit(self.config.max_body_bytes)
             .read_to_vec()
             .map_err(map_ureq)?;
-        classify_status(status, body)
+        classify_status(status, body, retry_after)
     }
 
     /// `GET /vm`: this VM's document.
@@ -485,6 +485,16 @@ impl Client {
             data.push_str(v);
         }
         self.update_vm(vm, &data)
+    }
+
+    /// `PUT /vm` (or `/vms/:id`) with a body encoded by `stamen_core::form`
+    /// (e.g. `form::status_body` for the FL status attributes of SPEC §4).
+    pub fn update_vm_form(&self, vm: VmRef, body: &[u8]) -> Result<(), OnegateError> {
+        self.execute(&Call::VmUpdateForm {
+            vm,
+            body: body.to_vec(),
+        })
+        .map(drop)
     }
 
     /// `PUT /vm` (or `/vms/:id`) with `type=2`: erase one attribute.
@@ -546,9 +556,9 @@ mod tests {
 
     #[test]
     fn status_classification() {
-        assert_eq!(classify_status(200, b"x".to_vec()).unwrap(), b"x");
-        assert_eq!(classify_status(204, Vec::new()).unwrap(), b"");
-        let m = |s: u16| classify_status(s, b"text".to_vec()).unwrap_err();
+        assert_eq!(classify_status(200, b"x".to_vec(), None).unwrap(), b"x");
+        assert_eq!(classify_status(204, Vec::new(), Some(5)).unwrap(), b"");
+        let m = |s: u16| classify_status(s, b"text".to_vec(), None).unwrap_err();
         assert_eq!(
             m(400),
             OnegateError::BadRequest {
@@ -577,26 +587,37 @@ mod tests {
             m(500),
             OnegateError::Server {
                 status: 500,
-                message: "text".into()
+                message: "text".into(),
+                retry_after: None
             }
         );
         assert_eq!(
             m(503),
             OnegateError::Server {
                 status: 503,
-                message: "text".into()
+                message: "text".into(),
+                retry_after: None
             }
         );
         assert_eq!(
             m(302),
             OnegateError::UnexpectedStatus {
                 status: 302,
-                message: "text".into()
+                message: "text".into(),
+                retry_after: None
             }
         );
         assert_eq!(m(409).status(), Some(409));
         assert!(m(503).is_transient() && !m(401).is_transient() && !m(404).is_transient());
         assert_eq!(m(403).client_message(), "text");
+        let hinted = classify_status(503, Vec::new(), Some(7)).unwrap_err();
+        assert_eq!(
+            hinted.retry_after(),
+            Some(std::time::Duration::from_secs(7))
+        );
+        let busy = classify_status(429, Vec::new(), Some(2)).unwrap_err();
+        assert!(busy.is_transient() && busy.retry_after().is_some());
+        assert_eq!(m(500).retry_after(), None);
     }
 
     #[test]

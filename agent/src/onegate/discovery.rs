@@ -20,8 +20,9 @@
 use super::client::Client;
 use super::docs::{ServiceDocument, VmDocument};
 use super::error::OnegateError;
+use stamen_core::context::SuperlinkAddr;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 /// Role whose first node runs the SuperLink.
 pub const DEFAULT_SUPERLINK_ROLE: &str = "superlink";
@@ -108,12 +109,15 @@ pub enum DiscoveryError {
         /// The value seen (empty when missing).
         value: String,
     },
-    /// `FL_ENDPOINT` is not `host:port` (IPv4, `[IPv6]`, or a DNS name; port 1..=65535).
+    /// `FL_ENDPOINT` is not `host:port` (IPv4, `[IPv6]`, or a DNS name; port
+    /// 1..=65535), checked with `stamen-core`'s SuperLink address rule.
     BadEndpoint {
         /// The SuperLink VM ID.
         vm_id: u64,
         /// The value seen.
         value: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// `TEMPLATE.NIC[0].IP` is not an IPv4 address.
     BadNicIp {
@@ -130,9 +134,9 @@ impl fmt::Display for DiscoveryError {
             Self::BadVmId { role, value } => {
                 write!(f, "role {role:?}: node VM ID {value:?} is not a non-negative integer")
             }
-            Self::BadEndpoint { vm_id, value } => write!(
+            Self::BadEndpoint { vm_id, value, reason } => write!(
                 f,
-                "VM {vm_id}: {FL_ENDPOINT_ATTR}={value:?} is not HOST:PORT (IPv4, [IPv6] or DNS name; port 1-65535)"
+                "VM {vm_id}: {FL_ENDPOINT_ATTR}={value:?} is not HOST:PORT ({reason}; allowed: IPv4, [IPv6] or DNS name, port 1-65535)"
             ),
             Self::BadNicIp { vm_id, value } => write!(f, "VM {vm_id}: NIC[0].IP={value:?} is not an IPv4 address"),
         }
@@ -248,10 +252,11 @@ pub fn superlink_address(
         .filter(|s| !s.trim().is_empty())
     {
         let ep = ep.trim();
-        if !is_host_port(ep) {
+        if let Err(e) = SuperlinkAddr::parse(ep) {
             return Err(DiscoveryError::BadEndpoint {
                 vm_id,
                 value: ep.to_string(),
+                reason: e.to_string(),
             });
         }
         return Ok(Discovery::Found(SuperlinkAddress {
@@ -343,40 +348,10 @@ pub fn partition(service: &ServiceDocument, my_vm_id: &str, role: &str) -> Disco
 }
 
 /// Whether `s` is `host:port` with an IPv4 address, a bracketed IPv6
-/// address or a DNS name, and a port in 1..=65535 (SPEC §2 address rule).
+/// address or a DNS name, and a port in 1..=65535 (SPEC §2 address rule,
+/// `stamen_core::context::SuperlinkAddr`).
 pub fn is_host_port(s: &str) -> bool {
-    let Some((host, port)) = s.rsplit_once(':') else {
-        return false;
-    };
-    let port_ok = !port.is_empty()
-        && port.len() <= 5
-        && port.bytes().all(|b| b.is_ascii_digit())
-        && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
-    if !port_ok {
-        return false;
-    }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner.parse::<Ipv6Addr>().is_ok();
-    }
-    if host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return host.parse::<Ipv4Addr>().is_ok();
-    }
-    is_dns_name(host)
-}
-
-fn is_dns_name(h: &str) -> bool {
-    let h = h.strip_suffix('.').unwrap_or(h);
-    !h.is_empty()
-        && h.len() <= 253
-        && h.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    SuperlinkAddr::parse(s).is_ok()
 }
 
 #[cfg(test)]
@@ -534,7 +509,6 @@ mod tests {
             "-a:1",
             ":8000",
             "h:+1",
-            "h:00000001",
             "$(x):1",
             "[zz]:1",
         ] {

@@ -57,13 +57,18 @@ pub enum OnegateError {
         status: u16,
         /// The server's text.
         message: String,
+        /// `Retry-After` in seconds, when the server sent one (delta form).
+        retry_after: Option<u64>,
     },
-    /// Any other non-2xx status (other 4xx, 3xx: redirects are not followed).
+    /// Any other non-2xx status (other 4xx such as 429, 3xx: redirects are
+    /// not followed).
     UnexpectedStatus {
         /// The status code.
         status: u16,
         /// The server's text.
         message: String,
+        /// `Retry-After` in seconds, when the server sent one (delta form).
+        retry_after: Option<u64>,
     },
     /// The TCP (or proxy) connection could not be established: refused,
     /// unreachable, name not resolved.
@@ -121,6 +126,19 @@ impl OnegateError {
         }
     }
 
+    /// The server's text inside a status error, for in-place scrubbing.
+    pub(crate) fn message_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Self::BadRequest { message }
+            | Self::Unauthorized { message }
+            | Self::Forbidden { message }
+            | Self::NotFound { message }
+            | Self::Server { message, .. }
+            | Self::UnexpectedStatus { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the server answered with a non-2xx status.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -133,8 +151,19 @@ impl OnegateError {
         }
     }
 
+    /// The server's `Retry-After` hint (SPEC §3 raises the next backoff
+    /// delay to it), for 5xx and other unexpected statuses such as 429.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Server { retry_after, .. } | Self::UnexpectedStatus { retry_after, .. } => {
+                retry_after.map(std::time::Duration::from_secs)
+            }
+            _ => None,
+        }
+    }
+
     /// True when retrying later may succeed without changing anything on our
-    /// side: transport failures, timeouts and 5xx. Configuration and
+    /// side: transport failures, timeouts, 5xx and 429. Configuration and
     /// permission problems (400/401/403/404, bad endpoint, bad JSON, TLS
     /// verification) are not transient.
     pub fn is_transient(&self) -> bool {
@@ -144,6 +173,7 @@ impl OnegateError {
                 | Self::ConnectionClosed { .. }
                 | Self::Timeout { .. }
                 | Self::Server { .. }
+                | Self::UnexpectedStatus { status: 429, .. }
         )
     }
 }
@@ -159,10 +189,14 @@ impl fmt::Display for OnegateError {
             Self::Unauthorized { message } => write!(f, "OneGate 401 Unauthorized: {message}"),
             Self::Forbidden { message } => write!(f, "OneGate 403 Forbidden: {message}"),
             Self::NotFound { message } => write!(f, "OneGate 404 Not Found: {message}"),
-            Self::Server { status, message } => {
+            Self::Server {
+                status, message, ..
+            } => {
                 write!(f, "OneGate server error {status}: {message}")
             }
-            Self::UnexpectedStatus { status, message } => {
+            Self::UnexpectedStatus {
+                status, message, ..
+            } => {
                 write!(f, "OneGate unexpected status {status}: {message}")
             }
             Self::Connect { detail } => write!(f, "cannot connect to OneGate: {detail}"),

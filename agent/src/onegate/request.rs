@@ -226,6 +226,14 @@ pub enum Call {
         /// characters, a real newline is `%0A`), like the official client.
         data: String,
     },
+    /// `PUT /vm` (or `/vms/:id`) with a body already form-encoded by
+    /// `stamen_core::form` (`update_body`, `status_body`, `UpdateBody` ...).
+    VmUpdateForm {
+        /// Target VM.
+        vm: VmRef,
+        /// `data=…&type=…`, sent as is.
+        body: Vec<u8>,
+    },
     /// `PUT /vm` (or `/vms/:id`) with `data=KEY&type=2`: erase one attribute.
     VmErase {
         /// Target VM.
@@ -295,6 +303,23 @@ impl Call {
                 path: vm.path(),
                 body: Some((FORM, form_body(data, 1).into_bytes())),
             },
+            Call::VmUpdateForm { vm, body } => {
+                if !body.starts_with(b"data=")
+                    || !body.is_ascii()
+                    || body.iter().any(|b| b.is_ascii_whitespace())
+                {
+                    return Err(OnegateError::InvalidArgument {
+                        what: "form body".to_string(),
+                        reason: "expected an encoded data=...&type=N body (ASCII, no whitespace)"
+                            .to_string(),
+                    });
+                }
+                WireRequest {
+                    method: Method::Put,
+                    path: vm.path(),
+                    body: Some((FORM, body.clone())),
+                }
+            }
             Call::VmErase { vm, key } => WireRequest {
                 method: Method::Put,
                 path: vm.path(),
@@ -354,14 +379,19 @@ impl Call {
     }
 }
 
-/// `data=<urlencoded>&type=<n>`: the one place the form body is encoded.
-///
-/// Swap point for the `stamen-core` form encoder once it lands (branch
-/// `backoff`): the encoding rules are the same (SPEC §5).
+/// `data=<urlencoded>&type=<n>`: the one place the form body is encoded,
+/// with `stamen-core`'s encoder (`form::encode_component`, the rules of
+/// SPEC §5, byte-identical to the official client). `data` is sent verbatim
+/// for both kinds, like the official client (no key check on erase: the
+/// server answers).
 pub fn form_body(data: &str, kind: u8) -> String {
-    let mut out = String::with_capacity(data.len() + 16);
+    let mut encoded = vec![0u8; stamen_core::form::encoded_len(data.as_bytes())];
+    // The buffer has exactly the encoded length, so this cannot fail.
+    let n = stamen_core::form::encode_component(data.as_bytes(), &mut encoded).unwrap_or(0);
+    encoded.truncate(n);
+    let mut out = String::with_capacity(n + 12);
     out.push_str("data=");
-    percent_encode_into(&mut out, data, true);
+    out.push_str(&String::from_utf8_lossy(&encoded));
     out.push_str("&type=");
     out.push(char::from(b'0' + kind % 10));
     out
@@ -369,7 +399,7 @@ pub fn form_body(data: &str, kind: u8) -> String {
 
 /// Percent-encodes `s` into `out` keeping `*-._0-9A-Za-z` (UTF-8 bytes
 /// otherwise, upper-case hex). With `space_plus`, a space becomes `+`
-/// (form encoding, like Ruby's `URI.encode_www_form`).
+/// (form encoding); without, `%20` (path segments such as role names).
 pub fn percent_encode_into(out: &mut String, s: &str, space_plus: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
@@ -507,5 +537,19 @@ mod tests {
         .to_wire()
         .is_err());
         assert!(Method::Put.is_idempotent() && !Method::Post.is_idempotent());
+        let w = Call::VmUpdateForm {
+            vm: VmRef::Id(43),
+            body: b"data=A%3D1&type=1".to_vec(),
+        }
+        .to_wire()
+        .unwrap();
+        assert_eq!((w.method, w.path.as_str()), (Method::Put, "/vms/43"));
+        assert_eq!(w.body, Some((FORM, b"data=A%3D1&type=1".to_vec())));
+        assert!(Call::VmUpdateForm {
+            vm: VmRef::Current,
+            body: b"A=1\n".to_vec()
+        }
+        .to_wire()
+        .is_err());
     }
 }
