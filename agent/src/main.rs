@@ -32,8 +32,6 @@ enum Command {
     Expr(stamen_agent::cmd_expr::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
-    /// Talk to OneGate (drop-in for the `onegate` client).
-    Onegate(stamen_agent::cmd_onegate::Args),
 }
 
 fn main() -> ExitCode {
