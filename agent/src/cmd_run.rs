@@ -1,29 +1,31 @@
 //! `stamen run`: load the context, resolve the SuperLink, start and supervise
 //! the SuperNode, and publish FL status to OneGate. See `docs/AGENT.md`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args as ClapArgs;
 
+use crate::ctxfile::{self, Secret};
 use crate::run::gate::OneGateGate;
 use crate::run::log::{Level, Log};
 use crate::run::{self, Daemon, EdgeSettings, Options};
+use stamen_core::context::BackoffStrategy;
 
 /// Default status socket path.
 pub const DEFAULT_SOCKET: &str = "/run/stamen/status.sock";
 /// Default CA certificate path.
 pub const DEFAULT_CA_FILE: &str = "/var/lib/stamen/superlink-ca.pem";
-/// Default context file (the guest's copy written by one-context).
-pub const DEFAULT_CONTEXT: &str = "/var/run/one-context/context.sh.local";
 
 /// Options of `stamen run`.
 #[derive(ClapArgs, Debug, Clone)]
 pub struct Args {
-    /// Context file (context.sh format).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_CONTEXT)]
-    pub context: PathBuf,
+    /// Context file (context.sh, or one_env by name) [default: the guest
+    /// search order: /var/run/one-context/context.sh.local, .network,
+    /// .online, the CONTEXT CD-ROM, /run/one-context/one_env, the environment].
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
     /// OneGate endpoint instead of ONEGATE_ENDPOINT from the context.
     #[arg(long, value_name = "URL")]
     pub onegate_endpoint: Option<String>,
@@ -78,8 +80,12 @@ pub struct Loaded {
     pub settings: EdgeSettings,
     /// OneGate endpoint (context or `--onegate-endpoint`).
     pub endpoint: String,
-    /// The token (never printed).
-    token: String,
+    /// Where the context came from.
+    pub source: String,
+    /// Non-fatal problems (e.g. lossy one_env fallback).
+    pub warnings: Vec<String>,
+    /// The token (redacted in `Debug`).
+    token: Secret,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -87,161 +93,65 @@ impl std::fmt::Debug for Loaded {
         f.debug_struct("Loaded")
             .field("settings", &self.settings)
             .field("endpoint", &self.endpoint)
-            .field("token", &"<redacted>")
+            .field("source", &self.source)
+            .field("token", &self.token)
             .finish()
     }
 }
 
-fn yes_no(v: &str) -> Option<bool> {
-    match v.to_ascii_uppercase().as_str() {
-        "YES" => Some(true),
-        "NO" => Some(false),
-        _ => None,
-    }
-}
-
-/// Load and validate the context; every problem is reported.
+/// Load and validate the context (`--context FILE`, else the guest search
+/// order of [`ctxfile`]); every problem is reported, one line each.
 pub fn load(args: &Args) -> Result<Loaded, Vec<String>> {
-    let path = &args.context;
-    let file = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| vec![format!("{file}: cannot read: {e}")])?;
-    let entries = run::interim::parse_context_sh(&text).map_err(|es| {
-        es.into_iter()
-            .map(|e| format!("{file}: {e}"))
-            .collect::<Vec<_>>()
-    })?;
-    let get = |k: &str| -> Option<(String, usize)> {
-        entries
-            .iter()
-            .rev()
-            .find(|(key, _, _)| key == k)
-            .map(|(_, v, l)| (v.clone(), *l))
-    };
-    // ONEAPP_FL_X wins over FL_X; empty means unset.
-    let fl = |name: &str| -> Option<(String, usize, String)> {
-        for k in [format!("ONEAPP_{name}"), name.to_string()] {
-            if let Some((v, l)) = get(&k) {
-                if !v.is_empty() {
-                    return Some((v, l, k));
-                }
-            }
-        }
-        None
-    };
-    let mut errors = Vec::new();
-    let mut bad = |l: usize, k: &str, v: &str, allowed: &str| {
+    let ctx = ctxfile::load(args.context.as_deref()).map_err(|e| vec![e.to_string()])?;
+    let source = ctx.source_name();
+    let mut errors = ctx.errors();
+    let (cfg, _) = ctx.edge_config();
+    let vmid = cfg.vmid();
+    if vmid.is_none() && !errors.iter().any(|e| e.contains("VMID")) {
         errors.push(format!(
-            "{file}:{l}: {k}={v:?} is invalid; allowed: {allowed}"
-        ));
-    };
-    let vmid = get("VMID").map(|x| x.0).unwrap_or_default();
-    let endpoint = args.onegate_endpoint.clone().or_else(|| {
-        get("ONEGATE_ENDPOINT")
-            .map(|x| x.0)
-            .filter(|v| !v.is_empty())
-    });
-    let superlink_address = match fl("FL_SUPERLINK_ADDRESS") {
-        Some((v, l, k)) => match run::check_address(&v) {
-            Ok(()) => Some(v),
-            Err(_) => {
-                bad(l, &k, &v, "host:port, [IPv6]:port");
-                None
-            }
-        },
-        None => None,
-    };
-    let backoff_fixed = match fl("FL_EDGE_BACKOFF") {
-        Some((v, l, k)) => match v.as_str() {
-            "exponential" => false,
-            "fixed" => true,
-            _ => {
-                bad(l, &k, &v, "exponential, fixed");
-                false
-            }
-        },
-        None => false,
-    };
-    let mut int = |name: &str, default: u64, min: u64| -> u64 {
-        match fl(name) {
-            Some((v, l, k)) => match v.parse::<u64>() {
-                Ok(n) if n >= min => n,
-                _ => {
-                    bad(l, &k, &v, &format!("an integer >= {min}"));
-                    default
-                }
-            },
-            None => default,
-        }
-    };
-    let max_backoff_s = int("FL_EDGE_MAX_BACKOFF", 300, 1);
-    let max_retries = int("FL_MAX_RETRIES", 0, 0);
-    let max_wait_time = int("FL_MAX_WAIT_TIME", 0, 0);
-    let node_config = fl("FL_NODE_CONFIG").map(|x| x.0);
-    let isolation = match fl("FL_ISOLATION") {
-        Some((v, l, k)) if v != "subprocess" && v != "process" => {
-            bad(l, &k, &v, "subprocess, process");
-            "subprocess".to_string()
-        }
-        Some((v, _, _)) => v,
-        None => "subprocess".into(),
-    };
-    let log_level = match fl("FL_LOG_LEVEL") {
-        Some((v, l, k)) => v.parse::<Level>().unwrap_or_else(|_| {
-            bad(l, &k, &v, "DEBUG, INFO, WARNING, ERROR");
-            Level::Info
-        }),
-        None => Level::Info,
-    };
-    let tls = match fl("FL_TLS_ENABLED") {
-        Some((v, l, k)) => yes_no(&v).unwrap_or_else(|| {
-            bad(l, &k, &v, "YES, NO");
-            true
-        }),
-        None => true,
-    };
-    let token = get("ONEGATE_TOKEN")
-        .map(|x| x.0)
-        .filter(|t| !t.is_empty())
-        .or_else(|| std::env::var("TOKENTXT").ok().filter(|t| !t.is_empty()))
-        .or_else(|| {
-            let p = path.parent().unwrap_or(Path::new(".")).join("token.txt");
-            std::fs::read_to_string(p)
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-        });
-    if vmid.is_empty() || !vmid.bytes().all(|b| b.is_ascii_digit()) {
-        errors.push(format!(
-            "{file}: VMID is missing or not a number (needs TOKEN=YES in the VM context)"
+            "{source}: VMID: missing (needed to publish to OneGate; is TOKEN=YES in the VM context?)"
         ));
     }
-    if endpoint.is_none() {
-        errors.push(format!("{file}: ONEGATE_ENDPOINT is missing (needs TOKEN=YES) and --onegate-endpoint not given"));
-    }
-    if token.is_none() {
+    let endpoint = args
+        .onegate_endpoint
+        .clone()
+        .filter(|e| !e.is_empty())
+        .or_else(|| cfg.onegate_endpoint().map(|e| e.as_str().to_string()));
+    if endpoint.is_none() && !errors.iter().any(|e| e.contains("ONEGATE_ENDPOINT")) {
         errors.push(format!(
-            "{file}: no OneGate token (ONEGATE_TOKEN in the context, TOKENTXT env, or token.txt next to the context file)"
+            "{source}: ONEGATE_ENDPOINT: missing (allowed: http(s)://host:port in the context, or --onegate-endpoint)"
+        ));
+    }
+    if ctx.token.is_none() && !errors.iter().any(|e| e.contains("ONEGATE_TOKEN")) {
+        errors.push(format!(
+            "{source}: ONEGATE_TOKEN: missing (allowed: ONEGATE_TOKEN in the context, the TOKENTXT environment variable or token.txt next to the context file)"
         ));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
+    let (Some(vmid), Some(endpoint), Some(token)) = (vmid, endpoint, ctx.token.clone()) else {
+        return Err(vec![format!("{source}: incomplete context")]);
+    };
+    let node_config = Some(cfg.node_config().as_str()).filter(|s| !s.trim().is_empty());
+    let settings = EdgeSettings {
+        vmid: vmid.to_string(),
+        superlink_address: cfg.superlink().map(|a| a.as_str().to_string()),
+        backoff_fixed: cfg.backoff() == BackoffStrategy::Fixed,
+        max_backoff_s: u64::from(cfg.max_backoff_secs()),
+        max_retries: u64::from(cfg.max_retries()),
+        max_wait_time: u64::from(cfg.max_wait_time_secs()),
+        node_config: node_config.map(str::to_string),
+        isolation: cfg.isolation().as_str().to_string(),
+        log_level: cfg.log_level().as_str().parse().unwrap_or(Level::Info),
+        tls: cfg.tls_enabled(),
+    };
     Ok(Loaded {
-        settings: EdgeSettings {
-            vmid,
-            superlink_address,
-            backoff_fixed,
-            max_backoff_s,
-            max_retries,
-            max_wait_time,
-            node_config,
-            isolation,
-            log_level,
-            tls,
-        },
-        endpoint: endpoint.unwrap_or_default(),
-        token: token.unwrap_or_default(),
+        settings,
+        endpoint,
+        source,
+        warnings: ctx.warnings.clone(),
+        token,
     })
 }
 
@@ -249,7 +159,7 @@ fn make_gate(l: &Loaded, args: &Args) -> Result<OneGateGate, Vec<String>> {
     OneGateGate::new(
         &l.endpoint,
         &l.settings.vmid,
-        &l.token,
+        l.token.expose(),
         Duration::from_millis(args.onegate_timeout_ms),
     )
     .map_err(|e| vec![e])
@@ -306,6 +216,9 @@ pub fn run(args: Args) -> ExitCode {
         Ok(l) => l,
         Err(errs) => return config_errors(&log, &errs),
     };
+    for w in &loaded.warnings {
+        log.warn("context warning", &[("warning", w)]);
+    }
     if args.log_level.is_none() {
         log.set_level(loaded.settings.log_level);
     }
@@ -334,7 +247,7 @@ pub fn run(args: Args) -> ExitCode {
 
 fn dry_run(l: &Loaded, o: &Options, gate: &mut OneGateGate) -> ExitCode {
     let s = &l.settings;
-    println!("context:");
+    println!("context: {}", l.source);
     println!("  VMID={}", s.vmid);
     println!("  ONEGATE_ENDPOINT={}", l.endpoint);
     println!("  ONEGATE_TOKEN=<redacted>");

@@ -35,7 +35,9 @@ fn token_is_not_in_logs_argv_or_child_environment() {
     og.set_fault(Fault::Status(401));
     agent.report(b"stamen/1 status=2 round=1");
     assert!(
-        wait_until(Duration::from_secs(5), || agent.logs().contains("OneGate 401")),
+        wait_until(Duration::from_secs(5), || agent
+            .logs()
+            .contains("OneGate 401")),
         "{}",
         agent.logs()
     );

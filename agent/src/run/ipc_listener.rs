@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,18 @@ pub struct StatusSocket {
 }
 
 impl StatusSocket {
-    /// Bind at `path`, replacing a stale socket, and set mode 0660.
+    /// Bind at `path`, replacing a stale socket, and set mode 0660. A
+    /// missing parent directory is created (mode 0755) for runs outside
+    /// systemd, where `RuntimeDirectory=stamen` would have made it.
     pub fn bind(path: &Path) -> io::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(parent)?;
+            }
+        }
         match fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_socket() => fs::remove_file(path)?,
             Ok(_) => {
@@ -105,6 +115,17 @@ mod tests {
         assert_eq!(got, vec![3, 300]);
         drop(s);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn missing_parent_is_created() {
+        let base = tmp("c").parent().unwrap().join("sub");
+        let path = base.join("dir/status.sock");
+        let _ = fs::remove_dir_all(&base);
+        let s = StatusSocket::bind(&path).unwrap();
+        assert!(path.exists());
+        drop(s);
+        fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

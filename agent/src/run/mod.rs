@@ -12,7 +12,6 @@
 
 pub mod ca;
 pub mod gate;
-pub mod interim;
 pub mod ipc_listener;
 pub mod log;
 pub mod probe;
@@ -183,20 +182,11 @@ impl fmt::Display for PrepareError {
 /// Reject addresses that could be mistaken for flags or hold whitespace;
 /// they end up on the SuperNode's command line.
 pub fn check_address(addr: &str) -> Result<(), String> {
-    let ok_chars = addr
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'));
-    let (host, port) = match addr.rsplit_once(':') {
-        Some(x) => x,
-        None => return Err(format!("address {addr:?} has no :port")),
-    };
-    if !ok_chars || host.is_empty() || host.starts_with('-') {
-        return Err(format!("address {addr:?} is not host:port"));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
-        _ => Err(format!("address {addr:?} has an invalid port")),
-    }
+    stamen_core::context::SuperlinkAddr::parse(addr)
+        .map(|_| ())
+        .map_err(|e| {
+            format!("address {addr:?}: {e} (allowed: IPv4:port, [IPv6]:port, dns-name:port)")
+        })
 }
 
 /// One attempt at resolving everything the SuperNode command needs.
@@ -649,7 +639,7 @@ impl<G: Gate> Daemon<G> {
             return;
         };
         let argv = p.argv.clone();
-        match Running::spawn(&argv) {
+        match Running::spawn(&argv, &self.opts.socket) {
             Ok(r) => {
                 self.log.info(
                     "SuperNode started",

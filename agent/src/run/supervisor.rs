@@ -201,9 +201,10 @@ pub struct Running {
 
 impl Running {
     /// Start `argv` directly (never through a shell) with the token variables
-    /// removed from its environment, stdin from /dev/null and stdout/stderr
-    /// inherited (the journal gets them).
-    pub fn spawn(argv: &[String]) -> io::Result<Self> {
+    /// removed from its environment, `STAMEN_STATUS_SOCKET` set to `socket`
+    /// (so ClientApps find the agent), stdin from /dev/null and
+    /// stdout/stderr inherited (the journal gets them).
+    pub fn spawn(argv: &[String], socket: &std::path::Path) -> io::Result<Self> {
         let (prog, args) = argv
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty argv"))?;
@@ -212,6 +213,7 @@ impl Running {
         for k in SCRUBBED_ENV {
             cmd.env_remove(k);
         }
+        cmd.env("STAMEN_STATUS_SOCKET", socket);
         let child = cmd.spawn()?;
         Ok(Running {
             child,
@@ -363,7 +365,11 @@ mod tests {
     #[test]
     fn spawn_scrubs_token_and_stop_terminates() {
         std::env::set_var("TOKENTXT", "s3cret-token-value");
-        let r = Running::spawn(&s(&["sh", "-c", "exec sleep 30"])).unwrap();
+        let r = Running::spawn(
+            &s(&["sh", "-c", "exec sleep 30"]),
+            std::path::Path::new("/x.sock"),
+        )
+        .unwrap();
         // Until exec completes /proc shows the forked parent's environment.
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
@@ -380,12 +386,16 @@ mod tests {
         assert_eq!(st.signal(), Some(libc::SIGTERM));
         let text = String::from_utf8_lossy(&environ);
         assert!(!text.contains("s3cret-token-value"));
+        assert!(text.contains("STAMEN_STATUS_SOCKET=/x.sock"));
     }
 
     #[test]
     fn stop_escalates_to_sigkill() {
-        let r =
-            Running::spawn(&s(&["sh", "-c", "trap '' TERM; while :; do sleep 1; done"])).unwrap();
+        let r = Running::spawn(
+            &s(&["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]),
+            std::path::Path::new("/x.sock"),
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(200)); // let the trap be set
         let (st, killed) = r.stop(Duration::from_millis(300)).unwrap();
         assert!(killed);

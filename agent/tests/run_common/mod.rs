@@ -189,7 +189,17 @@ impl OneGate {
 
     /// Highest number of requests that started within any 1-second window.
     pub fn max_per_second(&self) -> usize {
-        let times: Vec<Instant> = self.requests().iter().map(|r| r.at).collect();
+        self.max_per_second_where(|_| true)
+    }
+
+    /// [`OneGate::max_per_second`] counting only requests matching `f`.
+    pub fn max_per_second_where(&self, f: impl Fn(&Recorded) -> bool) -> usize {
+        let times: Vec<Instant> = self
+            .requests()
+            .iter()
+            .filter(|r| f(r))
+            .map(|r| r.at)
+            .collect();
         let mut best = 0;
         for (i, t) in times.iter().enumerate() {
             let n = times[i..]
@@ -487,8 +497,6 @@ impl Agent {
             .arg(ctx)
             .arg("--status-socket")
             .arg(&socket)
-            .arg("--ca-file")
-            .arg(dir.path("ca.pem"))
             .args(args)
             .env_remove("JOURNAL_STREAM")
             .env_remove("STAMEN_STATUS_SOCKET")
@@ -497,6 +505,9 @@ impl Agent {
                 fs::File::create(dir.path("agent.out")).unwrap(),
             ))
             .stderr(Stdio::from(fs::File::create(&log).unwrap()));
+        if !args.contains(&"--ca-file") {
+            cmd.arg("--ca-file").arg(dir.path("ca.pem"));
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
