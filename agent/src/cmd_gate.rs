@@ -32,7 +32,7 @@ pub struct Args {
     /// Allow a non-loopback --listen address (no TLS: tokens travel in clear).
     #[arg(long)]
     pub allow_remote: bool,
-    /// Directory for vm-<id>/context.sh and vm-<id>/token.txt.
+    /// Directory for `vm-<id>/context.sh` and `vm-<id>/token.txt`.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Autoscaler period in seconds (0 disables the autoscaler).

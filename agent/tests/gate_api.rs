@@ -7,6 +7,7 @@ mod gate_util;
 use gate_util::*;
 use stamen_agent::gate::spec::ServiceSpec;
 use stamen_agent::gate::{Gate, GateConfig, GateError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 const NOW: u64 = 1_718_000_400;
@@ -164,10 +165,12 @@ fn other_vms_only_within_the_service() {
 fn scale_checks_bounds_and_creates_vms() {
     let dir = temp_dir("gate-api-scale");
     let added = Arc::new(Mutex::new(Vec::new()));
+    let clock = Arc::new(AtomicU64::new(NOW));
     let mut cfg = GateConfig::new(reference_spec());
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.state_dir = Some(dir.clone());
-    cfg.clock = Some(Arc::new(|| NOW));
+    let c2 = clock.clone();
+    cfg.clock = Some(Arc::new(move || c2.load(Ordering::SeqCst)));
     cfg.log = Some(Arc::new(|_: &str| {}));
     let a2 = added.clone();
     cfg.on_vm_add = Some(Arc::new(move |e| {
@@ -232,6 +235,13 @@ fn scale_checks_bounds_and_creates_vms() {
         "first free lease"
     );
     assert_eq!(vm45["VM"]["TEMPLATE"]["NIC"][0]["MAC"], "02:00:0a:0a:00:28");
+    // OneFlow scales only a RUNNING service: not during the cooldown (300 s).
+    assert_eq!(scale("x", r#"{"cardinality":1}"#, JSON).status, 400);
+    assert_eq!(
+        g.scale("x", 1).unwrap_err(),
+        "Service cannot be scaled in state: COOLDOWN"
+    );
+    clock.store(NOW + 300, Ordering::SeqCst);
     // Down to 1 removes the newest VMs.
     assert_eq!(scale("x", r#"{"cardinality":1}"#, JSON).status, 200);
     assert_eq!(g.snapshot().roles[0].nodes, vec![42]);
@@ -445,6 +455,11 @@ fn terminate_runs_the_remove_hook_and_the_monitor_drops_the_vm() {
 
 #[test]
 fn bad_service_files_are_reported_with_location() {
+    let dbg = format!("{:?}", reference_spec());
+    assert!(
+        !dbg.contains("af07ce14"),
+        "the token password never shows in Debug"
+    );
     let e = ServiceSpec::parse("{\"name\":\"x\",\n\"rolez\":[]}").unwrap_err();
     assert!(
         e.contains("unknown field `rolez`") && e.contains("line 2"),
@@ -473,6 +488,15 @@ fn bad_service_files_are_reported_with_location() {
     .unwrap_err();
     assert!(
         e.starts_with("roles[0].vm_template.user_template.A: null"),
+        "{e}"
+    );
+    let e = ServiceSpec::parse(
+        r#"{"name":"x","roles":[{"name":"a","cardinality":1,
+            "elasticity_policies":[{"type":"CHANGE","adjust":true,"expression":"A > 1"}]}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        e.starts_with("roles[0].elasticity_policies[0].adjust: "),
         "{e}"
     );
 }

@@ -25,8 +25,8 @@ pub struct RoleInput<'a> {
     pub min_vms: u32,
     /// `max_vms`.
     pub max_vms: Option<u32>,
-    /// The role's cooldown (the last one chosen, or the file's).
-    pub cooldown: Option<u64>,
+    /// The role's `cooldown` (the file's or 300, then the last one chosen).
+    pub cooldown: u64,
     /// Elasticity policies as written in the service file.
     pub elasticity_policies: &'a [serde_json::Value],
     /// Scheduled policies as written in the service file.
@@ -40,8 +40,9 @@ pub struct RoleInput<'a> {
 pub struct Decision {
     /// Cardinality change (0: nothing to do).
     pub diff: i64,
-    /// Cooldown to apply when `diff ≠ 0`, seconds.
-    pub cooldown: u64,
+    /// Cooldown to apply when `diff ≠ 0`, seconds; `None` (OneFlow's `nil`,
+    /// a scheduled policy without one) keeps the role's.
+    pub cooldown: Option<u64>,
     /// OneFlow's `expression_evaluated` of each policy evaluated this pass.
     pub traces: Vec<String>,
 }
@@ -53,6 +54,54 @@ pub trait Autoscaler: Send {
     fn evaluate(&mut self, role: &RoleInput<'_>, now: u64) -> Decision;
     /// The role's cardinality changed: clear every policy's `true_evals`.
     fn role_scaled(&mut self, role: &str);
+    /// The runtime keys OneFlow would show in the role's policies.
+    fn runtime_keys(&self, _role: &str) -> Vec<PolicyKeys> {
+        Vec::new()
+    }
+}
+
+/// Which list a policy is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// `elasticity_policies`.
+    Elasticity,
+    /// `scheduled_policies`.
+    Scheduled,
+}
+
+/// Runtime keys of one policy, as OneFlow stores them in the role document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyKeys {
+    /// The list.
+    pub kind: PolicyKind,
+    /// Index in the list.
+    pub index: usize,
+    /// `last_eval` (absent: `None`).
+    pub last_eval: Option<i64>,
+    /// `true_evals` (absent: `None`; always `None` for scheduled policies).
+    pub true_evals: Option<i64>,
+    /// `expression_evaluated`: absent `None`, `null` `Some(None)`.
+    pub expression_evaluated: Option<Option<String>>,
+}
+
+/// How a pass is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickMode {
+    /// Change the cardinality (false: evaluate and record only, like a
+    /// OneFlow pass whose scaling is not carried out).
+    pub apply: bool,
+    /// Evaluate even while the service is in COOLDOWN (replaying OneFlow's
+    /// passes in isolation, as the conformance vectors do).
+    pub ignore_cooldown: bool,
+}
+
+impl Default for TickMode {
+    fn default() -> TickMode {
+        TickMode {
+            apply: true,
+            ignore_cooldown: false,
+        }
+    }
 }
 
 /// The engine used when none is plugged in: no elasticity or scheduled
@@ -66,7 +115,7 @@ impl Autoscaler for MinVmsOnly {
         let diff = i64::from(role.min_vms) - i64::from(role.cardinality);
         Decision {
             diff: diff.max(0),
-            cooldown: 0,
+            cooldown: Some(0),
             traces: Vec::new(),
         }
     }
@@ -84,6 +133,10 @@ pub struct TickReport {
     pub cardinality: u32,
     /// OneFlow's refusal when `card + diff` is out of bounds.
     pub scale_error: Option<String>,
+    /// The role's `cooldown` after the pass.
+    pub role_cooldown: u64,
+    /// The policies' runtime keys after the pass.
+    pub policies: Vec<PolicyKeys>,
 }
 
 /// Runs one autoscaler pass at `now`. Returns per-role reports (empty when
@@ -92,6 +145,7 @@ pub fn tick(
     st: &mut State,
     engine: &mut dyn Autoscaler,
     now: u64,
+    mode: TickMode,
     log: &dyn Fn(&str),
 ) -> (Vec<TickReport>, Vec<VmEvent>) {
     st.expire_cooldowns(now);
@@ -100,7 +154,7 @@ pub fn tick(
     }
     let mut reports = Vec::new();
     let mut events = Vec::new();
-    if st.service_state() != STATE_RUNNING {
+    if !mode.ignore_cooldown && st.service_state() != STATE_RUNNING {
         log(&format!(
             "autoscaler: service {} is in COOLDOWN, no evaluation",
             st.service_id
@@ -128,16 +182,33 @@ pub fn tick(
         }
         let mut scale_error = None;
         if decision.diff != 0 {
+            // OneFlow writes the decision's cooldown into the role first.
+            if let Some(c) = decision.cooldown {
+                st.roles[ri].cooldown = c;
+            }
+        }
+        if decision.diff != 0 && mode.apply {
             let card = i64::from(st.roles[ri].cardinality);
             let new = card.saturating_add(decision.diff);
-            let res = u32::try_from(new)
-                .map_err(|_| format!("Minimum cardinality is {}", st.roles[ri].spec.min_vms))
-                .and_then(|n| st.scale(ri, n, decision.cooldown, now));
+            let can = if mode.ignore_cooldown {
+                Ok(())
+            } else {
+                st.check_can_scale()
+            };
+            let min = st.roles[ri].spec.min_vms;
+            let res = can
+                .and_then(|_| {
+                    u32::try_from(new).map_err(|_| format!("Minimum cardinality is {min}"))
+                })
+                .and_then(|n| {
+                    let cd = st.roles[ri].cooldown;
+                    st.scale(ri, n, cd, now)
+                });
             match res {
                 Ok(ev) => {
                     log(&format!(
                         "autoscaler: role {name}: cardinality {card} -> {new}, cooldown {}s",
-                        decision.cooldown
+                        st.roles[ri].cooldown
                     ));
                     events.extend(ev);
                     engine.role_scaled(&name);
@@ -151,8 +222,10 @@ pub fn tick(
             }
         }
         reports.push(TickReport {
-            role: name,
             cardinality: st.roles[ri].cardinality,
+            role_cooldown: st.roles[ri].cooldown,
+            policies: engine.runtime_keys(&name),
+            role: name,
             decision,
             scale_error,
         });

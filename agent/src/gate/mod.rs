@@ -62,6 +62,34 @@
 //! (`DISK_ID`, `ETHi_*` from the NIC and network, `NETWORK`, `ONEGATE_ENDPOINT`,
 //! `TARGET`, `TOKEN=YES`, `VMID`, then the role's context variables).
 //!
+//! # OneGate behaviour
+//!
+//! As `onegate-server.rb` (OpenNebula 6.x/7.x): unknown routes → 400
+//! `OneGate server doesn't support this feature`; missing/bad
+//! `X-ONEGATE-TOKEN` or `X-ONEGATE-VMID`, unknown VM, or a token not made
+//! for that VM's `ID:STIME` → 401 `Not authorized`; `PUT /vm` (and
+//! `/vms/:id`) with `type=1` merges attributes into `USER_TEMPLATE`, any
+//! other type erases one (`attribute not found` → 500); `SERVICE_ID`,
+//! `ROLE_NAME`, `SCHED_REQUIREMENTS` → 403; other VMs only within the
+//! service (400 otherwise) or the virtual router; actions (`reboot` → 403;
+//! `terminate` puts the VM in DONE, runs the remove hook, and the next
+//! autoscaler pass drops it from its role, which shrinks by one);
+//! `PUT /service/role/:role` checks `min_vms`/`max_vms` like OneFlow's
+//! `Role#update` (400 `Error performing action on service N role R`), then
+//! creates or removes VMs (newest first) and starts the role's cooldown.
+//! Bodies are compact JSON with `Content-Type: application/json;charset=utf-8`
+//! (errors are plain text with the same header); request bodies over 64 KiB
+//! get 413.
+//!
+//! # Autoscaler
+//!
+//! Every `period` the gate runs OneFlow's pass ([`autoscale::tick`]) with
+//! [`oneflow::OneFlowEngine`] (stamen-core's policy engine and expression
+//! evaluator): skipped while the service is in COOLDOWN, each role's
+//! decision is logged with OneFlow's traces (`FL_CLIENT_STATUS[2.0] > 1.5`),
+//! applied, and the cooldown started. Hooks run for every VM created or
+//! removed, before the HTTP answer that caused it; they must return quickly.
+//!
 //! # Files
 //!
 //! With a state dir, each VM has `DIR/vm-<id>/context.sh` (oned's format:
@@ -82,13 +110,15 @@
 //! ```
 
 pub mod autoscale;
+mod expr_eval;
 pub mod model;
+pub mod oneflow;
 pub mod server;
 pub mod spec;
 pub mod template;
 pub mod token;
 
-use autoscale::{Autoscaler, MinVmsOnly, TickReport};
+use autoscale::{Autoscaler, TickMode, TickReport};
 use model::{State, VmEvent};
 use spec::ServiceSpec;
 use std::collections::BTreeMap;
@@ -128,7 +158,7 @@ pub struct GateConfig {
     pub log: Option<LogFn>,
     /// Clock (default: the system clock).
     pub clock: Option<ClockFn>,
-    /// Policy engine (default: [`MinVmsOnly`]).
+    /// Policy engine (default: [`oneflow::OneFlowEngine`]).
     pub autoscaler: Option<Box<dyn Autoscaler>>,
 }
 
@@ -198,14 +228,14 @@ impl Shared {
         }
     }
 
-    fn tick(&self, now: u64) -> Vec<TickReport> {
+    fn tick(&self, now: u64, mode: TickMode) -> Vec<TickReport> {
         let mut engine = match self.engine.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         let (reports, events) = {
             let mut st = self.lock();
-            autoscale::tick(&mut st, engine.as_mut(), now, &|l| self.log(l))
+            autoscale::tick(&mut st, engine.as_mut(), now, mode, &|l| self.log(l))
         };
         drop(engine);
         self.run_hooks(events);
@@ -275,8 +305,8 @@ pub struct RoleSnapshot {
     pub state: u32,
     /// Member VM IDs.
     pub nodes: Vec<u32>,
-    /// The role's current cooldown setting.
-    pub cooldown: Option<u64>,
+    /// The role's `cooldown` (seconds).
+    pub cooldown: u64,
 }
 
 /// One VM in a [`Snapshot`].
@@ -315,7 +345,7 @@ impl Gate {
             .to_ip()
             .ok_or_else(|| GateError::Bind(cfg.listen, "not an IP socket".into()))?;
         let password = match &cfg.service.token_password {
-            Some(p) => p.clone(),
+            Some(p) => p.0.clone(),
             None => token::random_password().map_err(GateError::Setup)?,
         };
         let key = token::TokenKey::from_password(&password)
@@ -344,7 +374,10 @@ impl Gate {
             log,
             on_add: cfg.on_vm_add,
             on_remove: cfg.on_vm_remove,
-            engine: Mutex::new(cfg.autoscaler.unwrap_or_else(|| Box::new(MinVmsOnly))),
+            engine: Mutex::new(
+                cfg.autoscaler
+                    .unwrap_or_else(|| Box::new(oneflow::OneFlowEngine::new())),
+            ),
         });
         shared.log(&format!("OneGate listening on http://{addr}"));
         shared.run_hooks(events);
@@ -362,7 +395,7 @@ impl Gate {
             threads.push(std::thread::spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(period) {
                     let now = (sh.clock)();
-                    sh.tick(now);
+                    sh.tick(now, TickMode::default());
                 }
             }));
         }
@@ -439,8 +472,13 @@ impl GateHandle {
 
     /// Runs one autoscaler pass now (or at `now`, epoch seconds).
     pub fn tick(&self, now: Option<u64>) -> Vec<TickReport> {
+        self.tick_with(now, TickMode::default())
+    }
+
+    /// Runs one autoscaler pass with explicit [`TickMode`].
+    pub fn tick_with(&self, now: Option<u64>, mode: TickMode) -> Vec<TickReport> {
         let now = now.unwrap_or_else(|| (self.shared.clock)());
-        self.shared.tick(now)
+        self.shared.tick(now, mode)
     }
 
     /// Sets a role's cardinality like `PUT /service/role/:role` does (bounds,
@@ -452,10 +490,9 @@ impl GateHandle {
             let ri = st
                 .role_index(role)
                 .ok_or_else(|| format!("Role '{role}' not found"))?;
-            let cd = st.roles[ri]
-                .spec
-                .cooldown
-                .unwrap_or(server::DEFAULT_COOLDOWN);
+            st.expire_cooldowns(now);
+            st.check_can_scale()?;
+            let cd = st.roles[ri].cooldown;
             st.scale(ri, cardinality, cd, now)?
         };
         self.shared.run_hooks(events);

@@ -13,6 +13,26 @@ use std::path::PathBuf;
 pub const STATE_RUNNING: u32 = 2;
 /// OneFlow role/service state `COOLDOWN`.
 pub const STATE_COOLDOWN: u32 = 10;
+/// OneFlow's name of a service/role state.
+pub fn state_name(state: u32) -> &'static str {
+    match state {
+        0 => "PENDING",
+        1 => "DEPLOYING",
+        2 => "RUNNING",
+        3 => "UNDEPLOYING",
+        4 => "WARNING",
+        5 => "DONE",
+        6 => "FAILED_UNDEPLOYING",
+        7 => "FAILED_DEPLOYING",
+        8 => "SCALING",
+        9 => "FAILED_SCALING",
+        10 => "COOLDOWN",
+        _ => "UNKNOWN",
+    }
+}
+
+/// OneFlow's default cooldown (`:default_cooldown`), seconds.
+pub const DEFAULT_COOLDOWN: u64 = 300;
 
 /// oned VM `STATE` values the emulator uses.
 pub mod vm_state {
@@ -130,8 +150,9 @@ pub struct Role {
     pub state: u32,
     /// End of the current cooldown, epoch seconds (0: none).
     pub cooldown_until: u64,
-    /// The cooldown last chosen by a scaling decision (written into the role like OneFlow does).
-    pub cooldown: Option<u64>,
+    /// The role's `cooldown`: from the service file (default 300), then
+    /// overwritten by each scaling decision, as OneFlow does.
+    pub cooldown: u64,
     /// Member VM IDs in creation order.
     pub nodes: Vec<u32>,
     /// Next index for VM names.
@@ -196,7 +217,7 @@ impl State {
                 cardinality: r.cardinality,
                 state: STATE_RUNNING,
                 cooldown_until: 0,
-                cooldown: r.cooldown,
+                cooldown: r.cooldown.unwrap_or(DEFAULT_COOLDOWN),
                 nodes: Vec::new(),
                 next_index: 0,
             })
@@ -253,6 +274,19 @@ impl State {
         }
     }
 
+    /// OneFlow's `Service#can_scale?`: only a RUNNING service scales.
+    pub fn check_can_scale(&self) -> Result<(), String> {
+        let s = self.service_state();
+        if s == STATE_RUNNING {
+            Ok(())
+        } else {
+            Err(format!(
+                "Service cannot be scaled in state: {}",
+                state_name(s)
+            ))
+        }
+    }
+
     /// Ends cooldowns that are over.
     pub fn expire_cooldowns(&mut self, now: u64) {
         for r in &mut self.roles {
@@ -288,7 +322,6 @@ impl State {
         let ev = self.reconcile(ri, now)?;
         if changed {
             let r = &mut self.roles[ri];
-            r.cooldown = Some(cooldown);
             r.state = STATE_COOLDOWN;
             r.cooldown_until = now.saturating_add(cooldown);
         }

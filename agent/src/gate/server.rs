@@ -1,5 +1,5 @@
 //! The OneGate HTTP API: routing and the checks of `onegate-server.rb`,
-//! over the [`State`](super::model::State). [`handle`] is pure request →
+//! over the [`State`]. [`handle`] is pure request →
 //! response logic; [`serve`] runs it on tiny_http worker threads.
 
 use super::model::{vm_state, State, VmEvent, J};
@@ -17,9 +17,6 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const RESTRICTED_ATTRS: [&str; 3] = ["SCHED_REQUIREMENTS", "SERVICE_ID", "ROLE_NAME"];
 /// Actions a VM may not trigger (`RESTRICTED_ACTIONS` of onegate-server.rb).
 pub const RESTRICTED_ACTIONS: [&str; 1] = ["reboot"];
-
-/// OneFlow's default cooldown when neither policy nor role sets one.
-pub const DEFAULT_COOLDOWN: u64 = 300;
 
 /// The content type OneGate puts on every response (Sinatra `before` filter).
 pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
@@ -498,7 +495,10 @@ fn scale(
     let Some(ri) = st.role_index(role) else {
         return fail(&format!("Role '{role}' not found"));
     };
-    let cooldown = st.roles[ri].spec.cooldown.unwrap_or(DEFAULT_COOLDOWN);
+    if let Err(e) = st.check_can_scale() {
+        return fail(&e);
+    }
+    let cooldown = st.roles[ri].cooldown;
     match st.scale(ri, card, cooldown, now) {
         Ok(ev) => {
             shared.log(&format!(

@@ -15,7 +15,7 @@ pub struct ServiceSpec {
     /// Service ID (`SERVICE.id`, written into each VM's `USER_TEMPLATE/SERVICE_ID`).
     pub id: u32,
     /// Owner's `TOKEN_PASSWORD`; `None` → a random one per run.
-    pub token_password: Option<String>,
+    pub token_password: Option<Secret>,
     /// `ONEGATE_ENDPOINT` written into contexts; `None` → `http://<listen address>`.
     pub onegate_endpoint: Option<String>,
     /// Owner of every VM.
@@ -30,6 +30,16 @@ pub struct ServiceSpec {
     pub networks: Vec<NetSpec>,
     /// Virtual routers (for `GET /vrouter` and `GET /vnet/:id`).
     pub vrouters: Vec<VrouterSpec>,
+}
+
+/// A secret string (the owner's `TOKEN_PASSWORD`): `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// The user that owns the service's VMs.
@@ -270,6 +280,7 @@ impl ServiceSpec {
                     r.cardinality
                 ));
             }
+            super::oneflow::check_policies(&r.elasticity_policies, &r.scheduled_policies, &p)?;
             let vt = r.vm_template.unwrap_or(RawVmTemplate {
                 context: BTreeMap::new(),
                 user_template: None,
@@ -400,7 +411,7 @@ impl ServiceSpec {
         Ok(ServiceSpec {
             name: raw.name,
             id: raw.id,
-            token_password: raw.token_password,
+            token_password: raw.token_password.map(Secret),
             onegate_endpoint: raw.onegate_endpoint,
             owner,
             host: raw.host.unwrap_or_else(|| "localhost".into()),
