@@ -10,6 +10,8 @@ mod backoff;
 mod context;
 mod convert;
 mod errors;
+mod expr;
+mod policy;
 mod status;
 
 /// The native module.
@@ -26,5 +28,13 @@ fn _stamen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<context::ContextIssue>()?;
     m.add_class::<context::PyEdgeConfig>()?;
     m.add_function(wrap_pyfunction!(context::parse_context, m)?)?;
+    m.add_class::<expr::Expression>()?;
+    m.add_class::<expr::Evaluation>()?;
+    m.add_function(wrap_pyfunction!(expr::evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(expr::ruby_to_f, m)?)?;
+    m.add_function(wrap_pyfunction!(expr::ruby_float_to_s, m)?)?;
+    m.add_function(wrap_pyfunction!(policy::new_cardinality, m)?)?;
+    m.add_class::<policy::LintFinding>()?;
+    m.add_function(wrap_pyfunction!(policy::lint_policy, m)?)?;
     Ok(())
 }

@@ -6,6 +6,9 @@ The package wraps the allocation-free Rust core of stamen:
   the Flower client is doing (``ClientApp(mods=[stamen.flower.status_mod])``);
 * :func:`parse_context` and :class:`EdgeConfig` read OpenNebula context files;
 * :class:`Backoff` is the agent's retry schedule as an iterator of delays;
+* :func:`evaluate` / :class:`Expression` evaluate OneFlow elasticity expressions
+  exactly as OneFlow does (value and trace); :func:`new_cardinality` and
+  :func:`lint_policy` check OneFlow policies;
 * :class:`ClientStatus` is the numeric ``FL_CLIENT_STATUS`` published to OneGate,
   and :func:`encode_onegate_update` writes OneGate ``PUT /vm`` bodies.
 
@@ -23,8 +26,11 @@ from ._stamen import (
     ContextIssue,
     EdgeConfig,
     EvalError,
+    Evaluation,
+    Expression,
     ExprParseError,
     IpcError,
+    LintFinding,
     PolicyError,
     StamenError,
     __version__,
@@ -33,6 +39,11 @@ from ._stamen import (
     encode_onegate_status,
     encode_onegate_update,
     encode_status,
+    evaluate,
+    lint_policy,
+    new_cardinality,
+    ruby_float_to_s,
+    ruby_to_f,
 )
 from ._types import ClientStatus
 
@@ -46,8 +57,11 @@ __all__ = [
     "ContextIssue",
     "EdgeConfig",
     "EvalError",
+    "Evaluation",
+    "Expression",
     "ExprParseError",
     "IpcError",
+    "LintFinding",
     "LossyContextWarning",
     "PolicyError",
     "StamenError",
@@ -57,8 +71,13 @@ __all__ = [
     "encode_onegate_status",
     "encode_onegate_update",
     "encode_status",
+    "evaluate",
+    "lint_policy",
+    "new_cardinality",
     "parse_context",
     "read_context",
     "report",
+    "ruby_float_to_s",
+    "ruby_to_f",
     "status_socket_path",
 ]

@@ -3,8 +3,8 @@
 The public API is the package ``stamen``, which re-exports these names.
 """
 
-from collections.abc import Iterator, Mapping
-from typing import Optional, Union, final
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Optional, Union, final
 
 __all__ = [
     "__version__",
@@ -24,6 +24,14 @@ __all__ = [
     "ContextIssue",
     "EdgeConfig",
     "parse_context",
+    "Expression",
+    "Evaluation",
+    "evaluate",
+    "ruby_to_f",
+    "ruby_float_to_s",
+    "new_cardinality",
+    "LintFinding",
+    "lint_policy",
 ]
 
 __version__: str
@@ -50,10 +58,24 @@ class ContextError(StamenError):
     errors: list[ContextIssue]
 
 class ExprParseError(StamenError):
-    """A OneFlow elasticity expression does not parse."""
+    """A OneFlow elasticity expression does not parse.
+
+    ``failure_reason``, ``index`` (0-based) and ``column`` (1-based) are Treetop's
+    report and ``trace`` OneFlow's ``Parse error. '<expr>': …``; all ``None`` for
+    an empty or too complex expression.
+    """
+
+    expression: str
+    index: Optional[int]
+    column: Optional[int]
+    failure_reason: Optional[str]
+    trace: Optional[str]
 
 class EvalError(StamenError):
-    """An expression parsed but could not be evaluated."""
+    """An expression parsed but could not be evaluated (OneFlow itself would raise)."""
+
+    ruby_class: str
+    ruby_message: str
 
 class IpcError(StamenError):
     """A status datagram is not valid wire format v1."""
@@ -61,7 +83,7 @@ class IpcError(StamenError):
     offset: int
 
 class PolicyError(StamenError):
-    """A OneFlow policy or role definition is invalid."""
+    """A OneFlow policy or role definition is invalid (or OneFlow would crash on it)."""
 
 @final
 class Backoff(Iterator[float]):
@@ -154,3 +176,55 @@ class EdgeConfig:
 def parse_context(
     text: Union[str, bytes], *, dialect: str = "context.sh", filename: Optional[str] = None
 ) -> tuple[dict[str, str], list[str]]: ...
+
+@final
+class Evaluation:
+    def __new__(cls, value: bool, trace: str) -> Evaluation: ...
+    @property
+    def value(self) -> bool: ...
+    @property
+    def trace(self) -> str: ...
+    def __bool__(self) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Expression:
+    def __new__(cls, source: str) -> Expression: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def variables(self) -> list[str]: ...
+    @property
+    def tree(self) -> str: ...
+    def evaluate(
+        self, vars: Optional[Mapping[str, Any]] = None, vms: Optional[Sequence[Mapping[str, Any]]] = None
+    ) -> Evaluation: ...
+
+def evaluate(
+    expr: str, vars: Optional[Mapping[str, Any]] = None, vms: Optional[Sequence[Mapping[str, Any]]] = None
+) -> Evaluation: ...
+def ruby_to_f(text: str) -> float: ...
+def ruby_float_to_s(value: float) -> str: ...
+def new_cardinality(role: Mapping[str, Any], policy: Mapping[str, Any]) -> int: ...
+
+@final
+class LintFinding:
+    @property
+    def code(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+
+def lint_policy(
+    doc: Mapping[str, Any],
+    *,
+    min_fit_clients: Optional[int] = None,
+    round_seconds: Optional[int] = None,
+    extra_attributes: Optional[Sequence[str]] = None,
+) -> list[LintFinding]: ...
