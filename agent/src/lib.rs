@@ -2,17 +2,17 @@
 //! `stamen-core` (files, HTTP, processes, sockets). `main.rs` only dispatches.
 #![warn(missing_docs)]
 
+pub mod cmd_backoff;
 pub mod cmd_context;
+pub mod cmd_expr;
+pub mod cmd_gate;
 pub mod cmd_onegate;
+pub mod cmd_policy;
 pub mod cmd_run;
 pub mod ctxfile;
-pub mod onegate;
-pub mod run;
-pub mod cmd_gate;
 pub mod gate;
-pub mod cmd_backoff;
-pub mod cmd_expr;
-pub mod vmdoc;
-pub mod cmd_policy;
+pub mod onegate;
 pub mod policydoc;
 pub mod policyeval;
+pub mod run;
+pub mod vmdoc;
