@@ -18,6 +18,8 @@ struct Cli {
 /// One variant per subcommand; each lives in its own module of the library.
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Print the retry delays a backoff configuration produces.
+    Backoff(stamen_agent::cmd_backoff::Args),
     /// Talk to OneGate (drop-in for the `onegate` client).
     Onegate(stamen_agent::cmd_onegate::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
@@ -25,13 +27,13 @@ enum Command {
     /// Local OneGate + OneFlow emulator.
     Gate(stamen_agent::cmd_gate::Args),
     /// Print the retry delays a backoff configuration produces.
-    Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
     /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
     Expr(stamen_agent::cmd_expr::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
+    /// Validate and show the OpenNebula context.
 }
 
 fn main() -> ExitCode {
@@ -44,5 +46,9 @@ fn main() -> ExitCode {
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
+        Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
+        Command::Run(args) => stamen_agent::cmd_run::run(args),
+        Command::Context(args) => stamen_agent::cmd_context::run(&args),
     }
 }
