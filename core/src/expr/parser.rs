@@ -150,11 +150,17 @@ impl<'src, const N: usize> Parser<'src, '_, N> {
     }
 
     fn lit(&mut self, s: &[u8], t: Terminal) -> bool {
-        if self
-            .b
-            .get(self.pos..)
-            .is_some_and(|rest| rest.starts_with(s))
-        {
+        let at = |i: usize| self.b.get(self.pos + i);
+        // Terminals are one or two bytes: compare inline (no memcmp call).
+        let matched = match s {
+            [a] => at(0) == Some(a),
+            [a, b] => at(0) == Some(a) && at(1) == Some(b),
+            _ => self
+                .b
+                .get(self.pos..)
+                .is_some_and(|rest| rest.starts_with(s)),
+        };
+        if matched {
             self.pos += s.len();
             true
         } else {

@@ -143,6 +143,47 @@ pub fn write_ruby_float<W: Write + ?Sized>(w: &mut W, x: f64) -> fmt::Result {
     }
 }
 
+/// The common case, `-?[0-9]+(\.[0-9]+)?` with at most 15 significant digits
+/// and 22 decimals: exact integer over an exact power of ten, one rounding —
+/// the same value `strtod` gives. `None` for anything else.
+fn plain_decimal(s: &[u8]) -> Option<f64> {
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let mut m: u64 = 0;
+    let mut significant = 0u32;
+    let mut decimals = 0usize;
+    let mut int_digits = 0usize;
+    let mut dot = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                if m != 0 || b != b'0' {
+                    significant += 1;
+                    if significant > 15 {
+                        return None;
+                    }
+                }
+                m = m * 10 + u64::from(b - b'0');
+                if dot {
+                    decimals += 1;
+                } else {
+                    int_digits += 1;
+                }
+            }
+            b'.' if !dot && int_digits > 0 => dot = true,
+            _ => return None,
+        }
+    }
+    if int_digits == 0 || (dot && decimals == 0) {
+        return None;
+    }
+    let p = POW10.get(decimals).copied()?;
+    let x = m as f64 / p;
+    Some(if neg { -x } else { x })
+}
+
 const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
@@ -171,6 +212,9 @@ pub fn str_to_f(s: &str) -> f64 {
 
 /// [`str_to_f`] on raw bytes (the text is treated as ASCII; a NUL ends it).
 pub fn bytes_to_f(s: &[u8]) -> f64 {
+    if let Some(x) = plain_decimal(s) {
+        return x;
+    }
     let s = match s.iter().position(|&b| b == 0) {
         Some(nul) => s.get(..nul).unwrap_or(&[]),
         None => s,
