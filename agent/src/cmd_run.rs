@@ -156,7 +156,12 @@ pub fn load(args: &Args) -> Result<Loaded, Vec<String>> {
         settings,
         endpoint,
         source,
-        warnings: ctx.warnings.clone(),
+        warnings: ctx
+            .warnings
+            .iter()
+            .cloned()
+            .chain(ctx.unknown_fl_warnings())
+            .collect(),
         token,
     })
 }
