@@ -22,6 +22,10 @@ enum Command {
     Backoff(stamen_agent::cmd_backoff::Args),
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
+    /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
+    Expr(stamen_agent::cmd_expr::Args),
+    /// Replay and lint OneFlow elasticity policies.
+    Policy(stamen_agent::cmd_policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,5 +33,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+        Command::Policy(args) => stamen_agent::cmd_policy::run(args),
     }
 }
