@@ -1,0 +1,207 @@
+//! Discovery storm simulation, no network: N edge nodes lose their SuperLink
+//! at t = 0, each retries discovery with its own stamen-core `Backoff`
+//! (seeded per node), and the SuperLink is back at `--back-at` seconds. Every
+//! discovery attempt is 2 OneGate requests (`GET /service`, then
+//! `GET /vms/:id`, SPEC §5). Prints, per jitter mode, the OneGate request
+//! rate over time, its peak (busiest second) and mean (t = 0 until the last
+//! node is back), as Markdown.
+//!
+//! `cargo run -p stamen-bench --release --bin scale_sim -- [--nodes N] [--back-at S] [--spread-ms MS]`
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::process::ExitCode;
+
+use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Jitter};
+
+/// OneGate requests per discovery attempt.
+const REQUESTS_PER_ATTEMPT: u64 = 2;
+
+struct Args {
+    nodes: u32,
+    back_at_s: u64,
+    spread_ms: u64,
+    max_backoff_s: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        nodes: 10_000,
+        back_at_s: 120,
+        spread_ms: 0,
+        max_backoff_s: 300,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag}: missing value"))?;
+        let num = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v:?}: {e}"));
+        match flag.as_str() {
+            "--nodes" => a.nodes = u32::try_from(num(&value)?).map_err(|e| e.to_string())?,
+            "--back-at" => a.back_at_s = num(&value)?,
+            "--spread-ms" => a.spread_ms = num(&value)?,
+            "--max-backoff" => a.max_backoff_s = num(&value)?,
+            _ => {
+                return Err(format!(
+                    "unknown option {flag} (allowed: --nodes, --back-at, --spread-ms, --max-backoff)"
+                ))
+            }
+        }
+    }
+    if a.nodes == 0 || a.max_backoff_s == 0 {
+        return Err("--nodes and --max-backoff must be > 0".into());
+    }
+    Ok(a)
+}
+
+/// Result of one run: attempts per second since t = 0.
+struct Run {
+    label: String,
+    per_second: Vec<u64>,
+    /// When the last node reached the SuperLink (ms).
+    last_back_ms: u64,
+    gave_up: u32,
+}
+
+/// A small per-node seed mix (distinct, well spread seeds for node i).
+fn node_seed(i: u32) -> u64 {
+    let mut z = u64::from(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 27)
+}
+
+fn simulate(args: &Args, label: &str, config: BackoffConfig) -> Run {
+    let back_at_ms = args.back_at_s * 1000;
+    let mut per_second: Vec<u64> = Vec::new();
+    let mut machines: Vec<Backoff> = (0..args.nodes)
+        .map(|i| Backoff::new(config, node_seed(i)))
+        .collect();
+    // (time of the next attempt, node); the first attempt follows the loss,
+    // spread uniformly over `spread_ms` (0: all at t = 0, the worst case).
+    let mut queue: BinaryHeap<Reverse<(u64, u32)>> = (0..args.nodes)
+        .map(|i| {
+            let at = if args.spread_ms == 0 {
+                0
+            } else {
+                node_seed(i.wrapping_add(0x5eed)) % args.spread_ms
+            };
+            Reverse((at, i))
+        })
+        .collect();
+    let mut last_back_ms = 0;
+    let mut gave_up = 0;
+    while let Some(Reverse((now, node))) = queue.pop() {
+        let sec = usize::try_from(now / 1000).unwrap_or(usize::MAX);
+        if per_second.len() <= sec {
+            per_second.resize(sec + 1, 0);
+        }
+        per_second[sec] += REQUESTS_PER_ATTEMPT;
+        if now >= back_at_ms {
+            last_back_ms = last_back_ms.max(now);
+            continue;
+        }
+        match machines[node as usize].on_failure(now) {
+            Decision::Retry { at_ms, .. } => queue.push(Reverse((at_ms, node))),
+            _ => gave_up += 1,
+        }
+    }
+    Run {
+        label: label.to_string(),
+        per_second,
+        last_back_ms,
+        gave_up,
+    }
+}
+
+fn window_rate(run: &Run, from: usize, to: usize) -> f64 {
+    let sum: u64 = (from..to)
+        .map(|s| run.per_second.get(s).copied().unwrap_or(0))
+        .sum();
+    sum as f64 / (to - from) as f64
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("scale_sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let exp = BackoffConfig::exponential_default(args.max_backoff_s);
+    let mut runs: Vec<Run> = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated]
+        .into_iter()
+        .map(|j| {
+            simulate(
+                &args,
+                &format!("exponential, {}", j.as_str()),
+                exp.with_jitter(j),
+            )
+        })
+        .collect();
+    runs.push(simulate(
+        &args,
+        "fixed 10 s (legacy), none",
+        BackoffConfig::fixed(10_000).with_jitter(Jitter::None),
+    ));
+
+    println!(
+        "{} nodes lose the SuperLink at t = 0 (first attempts spread over {} ms); \
+         it is back at t = {} s. Exponential: 10 s, ×2, cap {} s. \
+         One discovery attempt = {} OneGate requests.\n",
+        args.nodes, args.spread_ms, args.back_at_s, args.max_backoff_s, REQUESTS_PER_ATTEMPT
+    );
+    println!("| jitter | peak req/s (busiest second) | mean req/s (t=0 → last node back) | last node back at | requests in all |");
+    println!("|---|---:|---:|---:|---:|");
+    for r in &runs {
+        let peak = r.per_second.iter().copied().max().unwrap_or(0);
+        let total: u64 = r.per_second.iter().sum();
+        let span_s = (r.last_back_ms / 1000 + 1) as f64;
+        println!(
+            "| {} | {} | {:.1} | {:.1} s | {}{} |",
+            r.label,
+            peak,
+            total as f64 / span_s,
+            r.last_back_ms as f64 / 1000.0,
+            total,
+            if r.gave_up > 0 {
+                format!(" ({} gave up)", r.gave_up)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let horizon = runs
+        .iter()
+        .map(|r| r.per_second.len())
+        .max()
+        .unwrap_or(0);
+    println!("\nRequests per second to OneGate, averaged over each window:\n");
+    print!("| window (s) |");
+    for r in &runs {
+        print!(" {} |", r.label);
+    }
+    print!("\n|---|");
+    for _ in &runs {
+        print!("---:|");
+    }
+    println!();
+    let mut edges = vec![0usize, 1];
+    let mut t = 10;
+    while t < horizon {
+        edges.push(t);
+        t += if t < 200 { 10 } else { 50 };
+    }
+    edges.push(horizon);
+    for w in edges.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        if from >= to {
+            continue;
+        }
+        print!("| {from}–{to} |");
+        for r in &runs {
+            print!(" {:.1} |", window_rate(r, from, to));
+        }
+        println!();
+    }
+    ExitCode::SUCCESS
+}
