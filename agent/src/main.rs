@@ -26,6 +26,8 @@ enum Command {
     Expr(stamen_agent::cmd_expr::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
+    /// Talk to OneGate (drop-in for the `onegate` client).
+    Onegate(stamen_agent::cmd_onegate::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +37,6 @@ fn main() -> ExitCode {
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
+        Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
     }
 }

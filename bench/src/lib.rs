@@ -135,7 +135,8 @@ pub mod exprs {
         },
         Case {
             name: "fl_mixed",
-            expr: "(FL_CLIENT_STATUS == 2 && FL_TRAINING_ACTIVE == 1) || (CPU >= 90 && MEMORY <= 3)",
+            expr:
+                "(FL_CLIENT_STATUS == 2 && FL_TRAINING_ACTIVE == 1) || (CPU >= 90 && MEMORY <= 3)",
             expected: true,
         },
         Case {

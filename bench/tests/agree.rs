@@ -39,7 +39,11 @@ fn both_parsers_read_the_generated_files_exactly() {
     for size in [4 * 1024, 64 * 1024] {
         let want = context_vars(size).unwrap();
         let text = context_sh(size).unwrap();
-        assert!(text.len() >= size && text.len() < size + 512, "{}", text.len());
+        assert!(
+            text.len() >= size && text.len() < size + 512,
+            "{}",
+            text.len()
+        );
         assert_eq!(stamen_vars(&text), want, "stamen, {size} bytes");
         assert_eq!(dotenvy_vars(&text).unwrap(), want, "dotenvy, {size} bytes");
     }

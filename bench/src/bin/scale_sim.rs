@@ -40,11 +40,9 @@ fn parse_args() -> Result<Args, String> {
             "--back-at" => a.back_at_s = num(&value)?,
             "--spread-ms" => a.spread_ms = num(&value)?,
             "--max-backoff" => a.max_backoff_s = num(&value)?,
-            _ => {
-                return Err(format!(
-                    "unknown option {flag} (allowed: --nodes, --back-at, --spread-ms, --max-backoff)"
-                ))
-            }
+            _ => return Err(format!(
+                "unknown option {flag} (allowed: --nodes, --back-at, --spread-ms, --max-backoff)"
+            )),
         }
     }
     if a.nodes == 0 || a.max_backoff_s == 0 {
@@ -128,16 +126,21 @@ fn main() -> ExitCode {
         }
     };
     let exp = BackoffConfig::exponential_default(args.max_backoff_s);
-    let mut runs: Vec<Run> = [Jitter::None, Jitter::Full, Jitter::Equal, Jitter::Decorrelated]
-        .into_iter()
-        .map(|j| {
-            simulate(
-                &args,
-                &format!("exponential, {}", j.as_str()),
-                exp.with_jitter(j),
-            )
-        })
-        .collect();
+    let mut runs: Vec<Run> = [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+    ]
+    .into_iter()
+    .map(|j| {
+        simulate(
+            &args,
+            &format!("exponential, {}", j.as_str()),
+            exp.with_jitter(j),
+        )
+    })
+    .collect();
     runs.push(simulate(
         &args,
         "fixed 10 s (legacy), none",
@@ -170,11 +173,7 @@ fn main() -> ExitCode {
             }
         );
     }
-    let horizon = runs
-        .iter()
-        .map(|r| r.per_second.len())
-        .max()
-        .unwrap_or(0);
+    let horizon = runs.iter().map(|r| r.per_second.len()).max().unwrap_or(0);
     println!("\nRequests per second to OneGate, averaged over each window:\n");
     print!("| window (s) |");
     for r in &runs {
