@@ -11,15 +11,11 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 use stamen_bench::exprs::{evalexpr_context, stamen_resolver, values, CASES};
-use stamen_bench::{context_sh, vector_path};
+use stamen_bench::{context_sh, policy_fixture, vector_path};
 use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Jitter};
 use stamen_core::context::{collect, Dialect, EdgeConfig};
-use stamen_core::expr::{Expr, Lookup, Section, VmResolver, VmView};
+use stamen_core::expr::Expr;
 use stamen_core::form;
-use stamen_core::policy::{
-    Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState, EvalError,
-    Evaluator,
-};
 use stamen_core::status::{ClientStatus, FlStatus};
 
 fn dotenvy_parse(text: &str) -> Vec<(String, String)> {
@@ -61,12 +57,14 @@ fn edge_config_build(c: &mut Criterion) {
     let mut scratch = vec![0u8; text.len()];
     let vars = collect::<256, 8>(&text, Dialect::ContextSh, &mut scratch);
     assert!(vars.errors().is_empty());
-    c.bench_function("edge_config_build/stamen", |b| {
+    let mut g = c.benchmark_group("edge_config_build");
+    g.bench_function("stamen", |b| {
         b.iter(|| {
             let (cfg, errs) = EdgeConfig::build::<_, 8>(black_box(vars.vars()).iter().copied());
             (cfg.max_backoff_secs(), errs.len())
         })
     });
+    g.finish();
 }
 
 fn backoff_next_delay(c: &mut Criterion) {
@@ -119,10 +117,12 @@ fn backoff_next_delay(c: &mut Criterion) {
 
 fn status_encode(c: &mut Criterion) {
     let s = FlStatus::new(ClientStatus::Training, 123_456);
-    c.bench_function("status_encode/stamen", |b| {
+    let mut g = c.benchmark_group("status_encode");
+    g.bench_function("stamen", |b| {
         let mut buf = [0u8; 128];
         b.iter(|| form::status_body(black_box(&s), &mut buf))
     });
+    g.finish();
 }
 
 fn expression(c: &mut Criterion) {
@@ -175,106 +175,36 @@ fn expression(c: &mut Criterion) {
     g.finish();
 }
 
-/// A RUNNING VM whose USER_TEMPLATE holds the FL attributes.
-struct Vm {
-    user: Vec<(&'static str, String)>,
-}
-
-impl VmView for Vm {
-    fn is_running(&self) -> bool {
-        true
-    }
-
-    fn lookup(&self, section: Section, name: &str) -> Lookup<'_> {
-        match section {
-            Section::UserTemplate => self
-                .user
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map_or(Lookup::Missing, |(_, v)| Lookup::Text(v)),
-            _ => Lookup::Missing,
-        }
-    }
-}
-
-/// What OneFlow does per policy: parse, average over the VMs, trace.
-struct VmsEval<'v> {
-    vms: &'v [Vm],
-}
-
-impl Evaluator<256> for VmsEval<'_> {
-    fn evaluate(
-        &mut self,
-        expression: &str,
-        trace: &mut heapless::String<256>,
-    ) -> Result<bool, EvalError> {
-        trace.clear();
-        let e = Expr::<'_, 64>::parse(expression).map_err(|_| EvalError::Capacity)?;
-        e.eval_traced(&mut VmResolver::new(self.vms), trace)
-            .map_err(|_| EvalError::Capacity)
-    }
-}
-
 fn policy_pass(c: &mut Criterion) {
-    // 100 RUNNING VMs; 10 elasticity policies that all evaluate false, so a
-    // pass evaluates every one (the first true one would end the pass).
-    let vms: Vec<Vm> = (0..100u32)
-        .map(|i| Vm {
-            user: vec![
-                ("FL_CLIENT_STATUS", (1 + i % 3).to_string()),
-                ("FL_TRAINING_ACTIVE", (i % 2).to_string()),
-                ("FL_ROUND_NUMBER", (i / 10).to_string()),
-                ("CPU", format!("{}.{}", 20 + i % 50, i % 10)),
-                ("MEMORY", (1_000_000 + i * 1_000).to_string()),
-            ],
-        })
-        .collect();
-    let exprs: Vec<String> = (0..10)
-        .map(|i| match i % 5 {
-            0 => format!("CPU > {}", 90 + i),
-            1 => format!("FL_CLIENT_STATUS == {}", 5 + i),
-            2 => format!("FL_TRAINING_ACTIVE > 1 && CPU > {}", 50 + i),
-            3 => format!("(MEMORY < {} || CPU > 99) && FL_ROUND_NUMBER > 0", 1000 + i),
-            _ => format!("FL_ROUND_NUMBER > {}", 100 + i),
-        })
-        .collect();
-    let mut scaler: Autoscaler<'_, 16, 256> = Autoscaler::new(
-        Bounds {
-            cardinality: 4,
-            min_vms: Some(2),
-            max_vms: Some(10),
-        },
-        None,
-        300,
-    );
-    for e in &exprs {
-        scaler
-            .add_elasticity(
-                ElasticityPolicy {
-                    expression: Some(e),
-                    adjustment: Adjustment {
-                        kind: AdjustmentType::Change,
-                        adjust: 1,
-                        min_adjust_step: 0,
-                    },
-                    period: 0,
-                    period_number: 1,
-                    cooldown: None,
-                },
-                ElasticityState::default(),
-            )
-            .expect("capacity 16");
-    }
-    let mut eval = VmsEval { vms: &vms };
+    let vms = policy_fixture::vms(100);
+    let exprs = policy_fixture::expressions(10);
+    let mut scaler = policy_fixture::autoscaler(&exprs);
+    let mut eval = policy_fixture::VmsEval { vms: &vms };
+    // Every pass must evaluate all 10 policies (checked in tests/agree.rs too).
     let first = scaler.scale(1, &mut eval).expect("evaluates");
     assert_eq!(first.diff, 0, "no policy may trigger: {first:?}");
-    c.bench_function("policy_pass_10x100/stamen", |b| {
-        let mut now = 1i64;
+    assert!(scaler
+        .elasticity
+        .iter()
+        .all(|e| e.state.last_eval == Some(1)));
+    // Time keeps moving across criterion's calls of the closure (warm-up,
+    // then samples): a pass at an earlier time than the last evaluation
+    // would skip every policy.
+    let mut now = 1i64;
+    let mut g = c.benchmark_group("policy_pass_10x100");
+    g.bench_function("stamen", |b| {
         b.iter(|| {
             now += 1;
-            scaler.scale(black_box(now), &mut eval).map(|d| d.diff)
+            let d = scaler.scale(black_box(now), &mut eval);
+            assert!(d.is_ok());
+            d
         })
     });
+    g.finish();
+    assert!(scaler
+        .elasticity
+        .iter()
+        .all(|e| e.state.last_eval > Some(1)));
 }
 
 criterion_group!(

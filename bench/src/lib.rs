@@ -179,3 +179,125 @@ pub mod exprs {
         ctx
     }
 }
+
+/// The policy pass benchmark's role: VMs publishing FL attributes and
+/// elasticity policies that all evaluate false, so a pass evaluates every
+/// one (the first true policy would end the pass).
+pub mod policy_fixture {
+    use stamen_core::expr::{Expr, Lookup, Section, VmResolver, VmView};
+    use stamen_core::policy::{
+        Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState,
+        EvalError, Evaluator,
+    };
+
+    /// Trace capacity of the fixture's autoscaler.
+    pub const TRACE: usize = 256;
+
+    /// A RUNNING VM whose USER_TEMPLATE holds the FL attributes.
+    #[derive(Debug)]
+    pub struct Vm {
+        /// `(name, text value)` pairs.
+        pub user: Vec<(&'static str, String)>,
+    }
+
+    impl VmView for Vm {
+        fn is_running(&self) -> bool {
+            true
+        }
+
+        fn lookup(&self, section: Section, name: &str) -> Lookup<'_> {
+            match section {
+                Section::UserTemplate => self
+                    .user
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or(Lookup::Missing, |(_, v)| Lookup::Text(v)),
+                _ => Lookup::Missing,
+            }
+        }
+    }
+
+    /// `n` VMs with varied FL_* attributes, CPU and MEMORY.
+    pub fn vms(n: u32) -> Vec<Vm> {
+        (0..n)
+            .map(|i| Vm {
+                user: vec![
+                    ("FL_CLIENT_STATUS", (1 + i % 3).to_string()),
+                    ("FL_TRAINING_ACTIVE", (i % 2).to_string()),
+                    ("FL_ROUND_NUMBER", (i / 10).to_string()),
+                    ("CPU", format!("{}.{}", 20 + i % 50, i % 10)),
+                    ("MEMORY", (1_000_000 + i * 1_000).to_string()),
+                ],
+            })
+            .collect()
+    }
+
+    /// `n` expressions, all false over [`vms`].
+    pub fn expressions(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| match i % 5 {
+                0 => format!("CPU > {}", 90 + i),
+                1 => format!("FL_CLIENT_STATUS == {}", 5 + i),
+                2 => format!("FL_TRAINING_ACTIVE > 1 && CPU > {}", 50 + i),
+                3 => format!("(MEMORY < {} || CPU > 99) && FL_ROUND_NUMBER > 0", 1000 + i),
+                _ => format!("FL_ROUND_NUMBER > {}", 100 + i),
+            })
+            .collect()
+    }
+
+    /// A role (cardinality 4, 2..10 VMs) with one CHANGE +1 policy per
+    /// expression, period 0 (evaluated every pass), period_number 1.
+    ///
+    /// # Panics
+    /// With more than 16 expressions.
+    pub fn autoscaler(exprs: &[String]) -> Autoscaler<'_, 16, TRACE> {
+        let mut scaler = Autoscaler::new(
+            Bounds {
+                cardinality: 4,
+                min_vms: Some(2),
+                max_vms: Some(10),
+            },
+            None,
+            300,
+        );
+        for e in exprs {
+            scaler
+                .add_elasticity(
+                    ElasticityPolicy {
+                        expression: Some(e),
+                        adjustment: Adjustment {
+                            kind: AdjustmentType::Change,
+                            adjust: 1,
+                            min_adjust_step: 0,
+                        },
+                        period: 0,
+                        period_number: 1,
+                        cooldown: None,
+                    },
+                    ElasticityState::default(),
+                )
+                .expect("at most 16 policies");
+        }
+        scaler
+    }
+
+    /// What OneFlow does per policy: parse, average over the VMs, trace.
+    #[derive(Debug)]
+    pub struct VmsEval<'v> {
+        /// The role's VMs.
+        pub vms: &'v [Vm],
+    }
+
+    impl Evaluator<TRACE> for VmsEval<'_> {
+        fn evaluate(
+            &mut self,
+            expression: &str,
+            trace: &mut heapless::String<TRACE>,
+        ) -> Result<bool, EvalError> {
+            trace.clear();
+            let e = Expr::<'_, 64>::parse(expression).map_err(|_| EvalError::Capacity)?;
+            e.eval_traced(&mut VmResolver::new(self.vms), trace)
+                .map_err(|_| EvalError::Capacity)
+        }
+    }
+}

@@ -67,3 +67,24 @@ fn both_evaluators_agree_on_every_case() {
         assert_eq!(theirs, case.expected, "evalexpr on {}", case.expr);
     }
 }
+
+#[test]
+fn policy_pass_evaluates_all_ten_policies_every_time() {
+    use stamen_bench::policy_fixture::{autoscaler, expressions, vms, VmsEval};
+    use stamen_core::policy::Trace;
+    let vms = vms(100);
+    let exprs = expressions(10);
+    let mut scaler = autoscaler(&exprs);
+    let mut eval = VmsEval { vms: &vms };
+    for now in 1..=3 {
+        let d = scaler.scale(now, &mut eval).unwrap();
+        assert_eq!(d.diff, 0);
+        for e in &scaler.elasticity {
+            assert_eq!(e.state.last_eval, Some(now));
+            let Trace::Text(t) = &e.state.expression_evaluated else {
+                panic!("no trace for {:?}", e.policy.expression)
+            };
+            assert!(t.contains('['), "{t}");
+        }
+    }
+}

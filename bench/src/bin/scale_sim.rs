@@ -40,9 +40,11 @@ fn parse_args() -> Result<Args, String> {
             "--back-at" => a.back_at_s = num(&value)?,
             "--spread-ms" => a.spread_ms = num(&value)?,
             "--max-backoff" => a.max_backoff_s = num(&value)?,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown option {flag} (allowed: --nodes, --back-at, --spread-ms, --max-backoff)"
-            )),
+            ))
+            }
         }
     }
     if a.nodes == 0 || a.max_backoff_s == 0 {
