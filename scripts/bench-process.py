@@ -13,6 +13,7 @@ import argparse
 import http.server
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -120,7 +121,7 @@ def hyperfine(commands: dict[str, list[str]], env, runs: int, warmup: int) -> di
         argv = ["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs),
                 "--export-json", str(out), "--style", "none"]
         for name, cmd in commands.items():
-            argv += ["-n", name, " ".join(cmd)]
+            argv += ["-n", name, shlex.join(cmd)]
         p = run_bounded(argv, env=env, timeout=600)
         if p.returncode != 0:
             raise RuntimeError(f"hyperfine failed: {p.stderr.decode()[-500:]}")
@@ -204,7 +205,10 @@ def run_idle(stamen: str, seconds: int) -> dict:
             "VMID='42'\n")
         sock = Path(d) / "status.sock"
         argv = [stamen, "run", "--context", str(ctx), "--status-socket", str(sock),
-                "--ca-file", str(Path(d) / "ca.pem"), "--supernode-cmd", "sleep 86400"]
+                "--ca-file", str(Path(d) / "ca.pem"),
+                # The stand-in child: a shell sleeping; {superlink} (its $1)
+                # keeps the generated flower-supernode flags off its argv.
+                "--supernode-cmd", "sh -c 'exec sleep 86400' stand-in {superlink}"]
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(Path(d) / "log", "wb"),
                                 env={"PATH": os.environ.get("PATH", ""), "HOME": d})
         try:

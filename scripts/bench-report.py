@@ -200,7 +200,7 @@ def main() -> int:
         v = list(ex["times"].values())[0]
         w(f"`stamen expr 'CPU > 80 && MEMORY < 1048576' --vars CPU=82.88 MEMORY=524288`: "
           f"{v['median_ms']:.2f} ms wall (median of {v['runs']}), peak RSS {ex['rss_kb']:.0f} KiB; "
-          f"output `{ex['stdout']}`. Against OneFlow's Ruby code: {ex['ruby_oneflow']}.")
+          f"output `{ex['stdout'].replace(chr(10), ' ⏎ ')}`. Against OneFlow's Ruby code: {ex['ruby_oneflow']}.")
     else:
         w(f"`stamen expr` process: not measured ({ex.get('reason', 'not run')}).")
     w("")
