@@ -62,3 +62,41 @@ fn every_vector_matches_oneflow() {
     );
     assert_eq!(cases.len(), 168);
 }
+
+/// The core's one-call `scale_rule` (what the policy engine uses) gives the
+/// same value and trace as the vectors.
+#[test]
+fn core_scale_rule_matches_oneflow() {
+    use stamen_agent::vmdoc::VmDoc;
+    use stamen_core::expr::{scale_rule, RuleError, RuleOutcome, VmResolver};
+    let mut mismatches = Vec::new();
+    for (case, want) in CASES.lines().zip(EXPECTED.lines()) {
+        let case: Value = serde_json::from_str(case).unwrap();
+        let want: Value = serde_json::from_str(want).unwrap();
+        let vars_vm = serde_json::json!({ "USER_TEMPLATE": case["vars"] });
+        let vms = match case.get("vms") {
+            Some(v) => VmDoc::list(v, "vms").unwrap(),
+            None => vec![VmDoc::new(&vars_vm, 0, "vars").unwrap()],
+        };
+        let mut trace = String::new();
+        let got = scale_rule::<_, _, 256>(
+            case["expr"].as_str(),
+            &mut VmResolver::new(&vms),
+            &mut trace,
+        );
+        let (status, value, trace) = match got {
+            Ok(RuleOutcome::Evaluated(v)) => ("ok", Value::Bool(v), Value::String(trace)),
+            Ok(RuleOutcome::ParseError) => {
+                ("parse_error", Value::Bool(false), Value::String(trace))
+            }
+            Ok(RuleOutcome::Empty) => ("empty", Value::Bool(false), Value::Null),
+            Err(RuleError::Resolve(_)) => ("exception", Value::Null, Value::Null),
+            Ok(other) => panic!("{}: unknown outcome {other:?}", want["id"]),
+            Err(e) => panic!("{}: {e}", want["id"]),
+        };
+        if status != want["status"] || value != want["value"] || trace != want["trace"] {
+            mismatches.push(format!("{}: got {status} {value} {trace}", want["id"]));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -352,6 +352,25 @@ const TOKENS: &[&str] = &[
     "\u{2212}", "+", "e",
 ];
 
+/// Tokens that build nesting (`!`, parentheses, chains) around comparisons.
+const STRUCTURAL: &[&str] = &[
+    "!",
+    "! ",
+    "(",
+    ")",
+    " ) ",
+    "&",
+    "&&",
+    "|",
+    "||",
+    " ",
+    "A>1",
+    "b <= -2.5",
+    "'",
+    "x",
+    "1",
+];
+
 proptest! {
     // More with EXPR_MODEL_CASES=200000.
     #![proptest_config(ProptestConfig {
@@ -362,6 +381,12 @@ proptest! {
     #[test]
     fn model_agrees_on_token_soups(tokens in proptest::collection::vec(0..TOKENS.len(), 1..14)) {
         let src: String = tokens.iter().map(|&i| TOKENS[i]).collect();
+        check(&src);
+    }
+
+    #[test]
+    fn model_agrees_on_deep_structural_soups(tokens in proptest::collection::vec(0..STRUCTURAL.len(), 1..40)) {
+        let src: String = tokens.iter().map(|&i| STRUCTURAL[i]).collect();
         check(&src);
     }
 
