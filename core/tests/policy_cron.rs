@@ -202,6 +202,14 @@ fn gem_quirks() {
 
 proptest! {
     #[test]
+    fn iso8601_never_panics(s in "\\PC{0,40}", t in "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?") {
+        let _ = parse_iso8601(&s);
+        if let Ok(epoch) = parse_iso8601(&t) {
+            prop_assert!(civil_from_epoch(epoch).is_some());
+        }
+    }
+
+    #[test]
     fn parsing_random_strings_never_panics(s in "\\PC{0,40}", t in any::<i64>()) {
         if let Ok(c) = Cron::parse(&s) {
             let _ = c.next_after(t);

@@ -436,3 +436,62 @@ fn capacity_is_enforced() {
         .add_elasticity(policy("B", 1, 0, 0, None), ElasticityState::default())
         .is_err());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind() -> impl Strategy<Value = AdjustmentType> {
+        prop::sample::select(vec![
+            AdjustmentType::Change,
+            AdjustmentType::Cardinality,
+            AdjustmentType::PercentageChange,
+            AdjustmentType::Unknown,
+        ])
+    }
+
+    fn extreme() -> impl Strategy<Value = i64> {
+        prop_oneof![any::<i64>(), -20i64..20, Just(i64::MIN), Just(i64::MAX)]
+    }
+
+    proptest! {
+        #[test]
+        fn new_cardinality_never_panics_and_respects_clamps(
+            card in extreme(), min in prop::option::of(extreme()), max in prop::option::of(extreme()),
+            kind in kind(), adjust in extreme(), step in extreme(),
+        ) {
+            let bounds = Bounds { cardinality: card, min_vms: min, max_vms: max };
+            let adj = Adjustment { kind, adjust, min_adjust_step: step };
+            let n = new_cardinality(&bounds, &adj);
+            prop_assert!(n.is_ok());
+            let n = n.unwrap_or(0);
+            if adjust > 0 && kind != AdjustmentType::Unknown {
+                prop_assert!(n <= card.max(max.unwrap_or(0)));
+            }
+            if adjust < 0 && kind != AdjustmentType::Unknown {
+                prop_assert!(n >= min.unwrap_or(0));
+            }
+        }
+
+        #[test]
+        fn ticks_never_panic(
+            card in extreme(), min in prop::option::of(-5i64..10), max in prop::option::of(-5i64..10),
+            period in extreme(), period_number in extreme(), adjust in extreme(), kind in kind(),
+            start in prop::option::of("[0-9T:\\- Z+]{0,24}"), recurrence in prop::option::of("[0-9*/,\\- a-z@]{0,20}"),
+            times in prop::collection::vec(extreme(), 1..8), answers in prop::collection::vec(any::<bool>(), 8),
+        ) {
+            let mut r: Autoscaler<'_, 2, 64> = Autoscaler::new(Bounds { cardinality: card, min_vms: min, max_vms: max }, None, 300);
+            let adj = Adjustment { kind, adjust, min_adjust_step: 1 };
+            let p = ElasticityPolicy { expression: Some("X"), adjustment: adj, period, period_number, cooldown: None };
+            prop_assert!(r.add_elasticity(p, ElasticityState::default()).is_ok());
+            if let Ok(schedule) = Schedule::from_fields(start.as_deref(), recurrence.as_deref()) {
+                let s = ScheduledPolicy { adjustment: Some(adj), schedule, cooldown: Some(1) };
+                prop_assert!(r.add_scheduled(s, ScheduledState::default()).is_ok());
+            }
+            let mut ev = Script { answers: &answers, calls: 0, fail_at: None };
+            for t in times {
+                let _ = r.tick(t, true, &mut ev);
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use super::cardinality::RubyException;
 use super::cron::{Cron, CronError};
 use super::ruby::str_to_i;
 use super::time::{parse_iso8601, TimeError};
@@ -17,6 +18,9 @@ pub enum Schedule {
     Cron(Cron),
     /// Never fires: OneFlow rescues an error here and returns 0 every pass.
     Never(Inert),
+    /// OneFlow raises this exception whenever a pass reaches the policy's
+    /// timing (e.g. a number as `start_time`: `Integer#empty?` does not exist).
+    Crash(RubyException),
 }
 
 /// Why a scheduled policy can never fire.
@@ -27,6 +31,9 @@ pub enum Inert {
     NoSchedule,
     /// `start_time` is ISO-8601 but out of range (Ruby `ArgumentError`).
     StartTimeOutOfRange,
+    /// `start_time` is only whitespace (Ruby `Time.parse`: "no time
+    /// information", an `ArgumentError`).
+    StartTimeBlank,
     /// `recurrence` does not parse (see [`CronError`]).
     Cron(CronError),
 }
@@ -36,6 +43,9 @@ impl fmt::Display for Inert {
         match self {
             Inert::NoSchedule => f.write_str("neither start_time nor recurrence is set"),
             Inert::StartTimeOutOfRange => TimeError::OutOfRange.fmt(f),
+            Inert::StartTimeBlank => {
+                f.write_str("start_time is blank (OneFlow ignores the policy)")
+            }
             Inert::Cron(e) => write!(f, "recurrence: {e}"),
         }
     }
@@ -59,6 +69,9 @@ impl Schedule {
             if digits_line {
                 return Ok(Schedule::At(str_to_i(s)));
             }
+            if s.bytes().all(|b| b.is_ascii_whitespace()) {
+                return Ok(Schedule::Never(Inert::StartTimeBlank));
+            }
             return match parse_iso8601(s) {
                 Ok(t) => Ok(Schedule::At(t)),
                 Err(TimeError::OutOfRange) => Ok(Schedule::Never(Inert::StartTimeOutOfRange)),
@@ -75,12 +88,14 @@ impl Schedule {
     }
 
     /// The planned time OneFlow computes on a pass whose previous evaluation
-    /// was at `last_eval` (`None` when it would give up for this pass).
-    pub fn planned(&self, last_eval: i64) -> Option<i64> {
+    /// was at `last_eval`: `Ok(None)` when it gives up for this pass, `Err`
+    /// where it crashes.
+    pub fn planned(&self, last_eval: i64) -> Result<Option<i64>, RubyException> {
         match self {
-            Schedule::At(t) => Some(*t),
-            Schedule::Cron(c) => c.next_after(last_eval).ok(),
-            Schedule::Never(_) => None,
+            Schedule::At(t) => Ok(Some(*t)),
+            Schedule::Cron(c) => Ok(c.next_after(last_eval).ok()),
+            Schedule::Never(_) => Ok(None),
+            Schedule::Crash(e) => Err(*e),
         }
     }
 }
