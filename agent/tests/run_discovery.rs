@@ -338,3 +338,22 @@ fn sigterm_during_discovery_exits_promptly() {
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     assert!(child_pids(&dir).is_empty());
 }
+
+#[test]
+fn socket_path_taken_by_a_file_exits_71() {
+    let dir = TempDir::new("sock71");
+    let ctx = write_context(&dir, "http://127.0.0.1:9", &[]);
+    std::fs::write(dir.path("status.sock"), b"not a socket").unwrap();
+    let mut agent = Agent::spawn(&dir, &ctx, &["--supernode-cmd", "sleep 1"], &[]);
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(71));
+    assert!(
+        agent.logs().contains("exists and is not a socket"),
+        "{}",
+        agent.logs()
+    );
+    // The file is left alone.
+    assert_eq!(
+        std::fs::read(dir.path("status.sock")).unwrap(),
+        b"not a socket"
+    );
+}
