@@ -268,6 +268,9 @@ fn unknown_routes_and_oversized_bodies() {
             "{m} {p}"
         );
     }
+    // HEAD works on GET routes, without a body.
+    let r = as_vm(&g, &dir, 42, "HEAD", "/vm", None, b"");
+    assert_eq!((r.status, r.body.len()), (200, 0));
     // Unknown routes answer 400 even without credentials (checked first).
     assert_eq!(send(g.addr(), "GET", "/nope", &[], b"").status, 400);
     let big = vec![b'a'; 70 * 1024];
@@ -499,4 +502,95 @@ fn bad_service_files_are_reported_with_location() {
         e.starts_with("roles[0].elasticity_policies[0].adjust: "),
         "{e}"
     );
+}
+
+#[test]
+fn scaling_past_the_network_size_is_refused_whole() {
+    let spec = ServiceSpec::parse(
+        r#"{"name":"n","roles":[{"name":"w","cardinality":1,"max_vms":5,"vm_template":{"nics":["tiny"]}}],
+            "networks":[{"id":0,"name":"tiny","ip_start":"10.0.0.1","size":2}]}"#,
+    )
+    .unwrap();
+    let dir = temp_dir("gate-api-netfull");
+    let (g, logs) = start(spec, &dir, NOW);
+    let vm = g.snapshot().roles[0].nodes[0];
+    let r = as_vm(
+        &g,
+        &dir,
+        vm,
+        "PUT",
+        "/service/role/w",
+        JSON,
+        br#"{"cardinality":3}"#,
+    );
+    assert_eq!(r.status, 400);
+    let s = g.snapshot();
+    assert_eq!(
+        (s.roles[0].cardinality, s.vms.len(), s.service_state),
+        (1, 1, 2)
+    );
+    assert!(logs
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("network \"tiny\" has 1 free addresses, 2 needed")));
+    let r = as_vm(
+        &g,
+        &dir,
+        vm,
+        "PUT",
+        "/service/role/w",
+        JSON,
+        br#"{"cardinality":2}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(g.snapshot().vms.len(), 2);
+    g.stop();
+}
+
+#[test]
+fn concurrent_clients_are_all_served() {
+    let dir = temp_dir("gate-api-concurrent");
+    let (g, _l) = start(reference_spec(), &dir, NOW);
+    std::thread::scope(|s| {
+        for t in 0..8u32 {
+            let (g, dir) = (&g, &dir);
+            s.spawn(move || {
+                let vm = if t % 2 == 0 { 42 } else { 43 };
+                for i in 0..25 {
+                    let data = format!("T{t}={i}");
+                    let r = as_vm(g, dir, vm, "PUT", "/vm", FORM, &form(&data, 1));
+                    assert_eq!(r.status, 200);
+                    let r = as_vm(g, dir, vm, "GET", "/service", None, b"");
+                    assert_eq!(r.status, 200);
+                }
+            });
+        }
+    });
+    let s = g.snapshot();
+    for t in 0..8u32 {
+        let vm = if t % 2 == 0 { 42 } else { 43 };
+        assert_eq!(s.vms[&vm].user_template[&format!("T{t}")], "24");
+    }
+    g.stop();
+}
+
+#[test]
+fn a_vm_claiming_another_service_gets_404() {
+    // A pinned VM whose USER_TEMPLATE names a service the gate does not run.
+    let spec = ServiceSpec::parse(
+        r#"{"name":"s","id":5,"roles":[{"name":"r","cardinality":2,
+            "vms":[{"id":10,"user_template":{"SERVICE_ID":"99"}},{"id":11,"user_template":{"SERVICE_ID":""}}]}]}"#,
+    )
+    .unwrap();
+    let dir = temp_dir("gate-api-404");
+    let (g, _l) = start(spec, &dir, NOW);
+    let r = as_vm(&g, &dir, 10, "GET", "/service", None, b"");
+    assert_eq!((r.status, r.text().as_str()), (404, "Service 99 not found"));
+    let r = as_vm(&g, &dir, 11, "GET", "/service", None, b"");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Empty or invalid SERVICE_ID")
+    );
+    g.stop();
 }

@@ -273,8 +273,7 @@ impl std::error::Error for GateError {}
 /// The emulator entry point.
 pub struct Gate;
 
-/// A running gate. Dropping it without [`GateHandle::stop`] leaves its
-/// threads running until the process ends.
+/// A running gate; stopping or dropping it stops its threads.
 pub struct GateHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -508,13 +507,24 @@ impl GateHandle {
     }
 
     /// Stops the HTTP workers and the autoscaler and waits for them (each
-    /// polls at most every 100 ms, so this is bounded).
-    pub fn stop(mut self) {
+    /// polls at most every 100 ms, so this is bounded). Dropping the handle
+    /// does the same.
+    pub fn stop(self) {
+        drop(self);
+    }
+
+    fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.server.unblock();
         drop(self.ticker_stop.take());
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for GateHandle {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }

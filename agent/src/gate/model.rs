@@ -318,8 +318,36 @@ impl State {
             }
         }
         let changed = role.cardinality != cardinality;
+        let adding = (cardinality as usize).saturating_sub(role.nodes.len());
+        for net_name in &role.spec.vm_template.nics {
+            let per_vm = role
+                .spec
+                .vm_template
+                .nics
+                .iter()
+                .filter(|n| *n == net_name)
+                .count();
+            if let Some(net) = self.spec.networks.iter().find(|n| &n.name == net_name) {
+                let free = (net.size as usize).saturating_sub(self.leases(net.id).len());
+                if free < adding.saturating_mul(per_vm) {
+                    return Err(format!(
+                        "network {:?} has {free} free addresses, {} needed",
+                        net.name,
+                        adding.saturating_mul(per_vm)
+                    ));
+                }
+            }
+        }
         self.roles[ri].cardinality = cardinality;
-        let ev = self.reconcile(ri, now)?;
+        let ev = match self.reconcile(ri, now) {
+            Ok(ev) => ev,
+            Err(e) => {
+                // Keep the role consistent with the VMs that do exist.
+                let r = &mut self.roles[ri];
+                r.cardinality = r.nodes.len() as u32;
+                return Err(e);
+            }
+        };
         if changed {
             let r = &mut self.roles[ri];
             r.state = STATE_COOLDOWN;

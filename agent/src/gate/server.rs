@@ -124,7 +124,11 @@ fn route(shared: &Shared, req: &Req, events: &mut Vec<VmEvent>) -> Resp {
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let segs: Vec<&str> = path.split('/').skip(1).collect();
-    let m = req.method.as_str();
+    // Sinatra answers HEAD on every GET route (tiny_http drops the body).
+    let m = match req.method.as_str() {
+        "HEAD" => "GET",
+        other => other,
+    };
     let r = match (m, segs.as_slice()) {
         ("GET", [""]) => Some(Route::Root),
         ("GET" | "PUT", ["vm"]) => Some(Route::Vm),
