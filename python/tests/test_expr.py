@@ -145,3 +145,16 @@ def test_any_text_parses_or_raises_expr_parse_error(text: str) -> None:
             assert 0 <= err.index <= len(text.encode())
     else:
         assert isinstance(e.evaluate().value, bool)
+
+
+def test_concurrent_evaluation_from_threads() -> None:
+    """Evaluation releases the GIL; results stay correct under concurrency."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    e = Expression("(CPU > 50 || MEM < 10) && !(NET == 0)")
+    inputs = [{"CPU": str(i % 100), "MEM": str(i % 17), "NET": str(i % 3)} for i in range(400)]
+    expected = [e.evaluate(v) for v in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda v: e.evaluate(v), inputs))
+        got_fn = list(pool.map(lambda v: evaluate("(CPU > 50 || MEM < 10) && !(NET == 0)", v), inputs))
+    assert got == expected == got_fn

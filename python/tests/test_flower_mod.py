@@ -94,6 +94,13 @@ def test_no_usable_round_reports_status_only(agent: FakeAgent, group_id: str) ->
     assert agent.receive(2) == [Report(TRAINING, None), Report(IDLE, None)]
 
 
+def test_rounds_beyond_the_wire_format_are_dropped_not_raised(agent: FakeAgent) -> None:
+    status_mod(make_message(server_round=2**64, group_id=str(2**70)), make_context(), lambda m, c: reply_to(m))
+    assert agent.receive(2) == [Report(TRAINING, None), Report(IDLE, None)]
+    status_mod(make_message(server_round=2**64 - 1), make_context(), lambda m, c: reply_to(m))
+    assert agent.receive(2) == [Report(TRAINING, 2**64 - 1), Report(IDLE, 2**64 - 1)]
+
+
 @pytest.mark.parametrize("bad", [-1, 2.0, "4", True])
 def test_server_round_that_is_not_a_non_negative_int_is_ignored(agent: FakeAgent, bad: object) -> None:
     status_mod(make_message(server_round=bad, group_id="9"), make_context(), lambda m, c: reply_to(m))

@@ -80,6 +80,18 @@ def test_path_that_is_not_a_socket(short_tmp: Path, monkeypatch: pytest.MonkeyPa
     assert report(ClientStatus.IDLE) is False
 
 
+@pytest.mark.parametrize("path", ["/tmp/" + "x" * 200 + ".sock", "relative-missing.sock"])
+def test_unusable_paths_return_false(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    monkeypatch.setenv("STAMEN_STATUS_SOCKET", path)
+    assert report(ClientStatus.IDLE) is False
+
+
+def test_nul_in_the_path_returns_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The environment cannot hold a NUL; a caller-patched path can.
+    monkeypatch.setattr("stamen._report.status_socket_path", lambda: "/tmp/nul\x00.sock")
+    assert report(ClientStatus.IDLE) is False
+
+
 def test_stream_socket_instead_of_datagram(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(short_tmp / "stream.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:

@@ -7,7 +7,8 @@ What it proves, from the emulator's OneGate state (polled every ~50 ms):
 - FL_CLIENT_STATUS goes 3 → 1 → (2 → 1) × 3 with FL_ROUND_NUMBER 1, 2, 3, i.e. the
   mod's datagrams reach the agent from every new flwr-clientapp process (the socket
   path travels in STAMEN_STATUS_SOCKET through flower-supernode → flower-superexec →
-  flwr-clientapp);
+  flwr-clientapp; one agent is given the path in its environment, the other with
+  --status-socket);
 - killing the SuperLink makes both nodes DISCONNECTED (3); restarting it with the
   same --database brings them back to IDLE and a new run trains again;
 - stopping the agents leaves FL_CLIENT_STATUS = 3.
@@ -352,11 +353,15 @@ def test_two_agents_report_three_fedavg_rounds_and_survive_a_superlink_restart(
         context = state_dir / f"vm-{vmid}" / "context.sh"
         # The context the emulator wrote is valid for stamen's own parser too.
         assert stamen.EdgeConfig.from_context(context.read_bytes(), filename=str(context)).vmid == vmid
-        env = dict(base_env, STAMEN_STATUS_SOCKET=str(workdir / f"agent{i}.sock"))
+        sock = str(workdir / f"agent{i}.sock")
+        # Agent 0 gets its socket path from the environment, agent 1 from
+        # --status-socket: either way the agent must hand it to the SuperNode.
+        env = dict(base_env, STAMEN_STATUS_SOCKET=sock) if i == 0 else base_env
+        sock_args = [] if i == 0 else ["--status-socket", sock]
         agents.append(
             procs.start(
                 f"agent{i}",
-                [str(STAMEN), "run", "--context", str(context),
+                [str(STAMEN), "run", "--context", str(context), *sock_args,
                  "--backoff-initial-ms", "500", "--probe-interval-ms", "300", "--probe-timeout-ms", "500",
                  "--min-publish-interval-ms", "200", "--heartbeat-ms", "60000", "--stable-ms", "5000",
                  "--stop-grace-ms", "5000", "--onegate-timeout-ms", "2000",

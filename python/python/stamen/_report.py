@@ -36,7 +36,7 @@ def status_socket_path() -> str:
     return os.environ.get(STATUS_SOCKET_ENV) or DEFAULT_STATUS_SOCKET
 
 
-def _warn_once(path: str, err: OSError) -> None:
+def _warn_once(path: str, err: "OSError | ValueError") -> None:
     global _warned
     with _warned_lock:
         if _warned:
@@ -46,7 +46,7 @@ def _warn_once(path: str, err: OSError) -> None:
         "cannot reach the stamen agent at %s (%s); "
         "status reports are skipped (warning shown once per process)",
         path,
-        err.strerror or err,
+        getattr(err, "strerror", None) or err,
     )
 
 
@@ -73,7 +73,7 @@ def report(status: "ClientStatus | int", round: Optional[int] = None) -> bool:  
             # Never block the training loop on a slow or stuck agent.
             sock.setblocking(False)
             sock.sendto(datagram, path)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
         _warn_once(path, err)
         return False
     return True

@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # flwr is only needed by the caller, never imported at runtim
 __all__ = ["message_round", "status_mod"]
 
 _TRAIN = "train"
+_ROUND_LIMIT = 2**64  # the wire format carries a u64
+
+
+def _valid_round(value: int) -> Optional[int]:
+    return value if 0 <= value < _ROUND_LIMIT else None
 
 
 def message_round(msg: "Message") -> Optional[int]:
@@ -35,17 +40,17 @@ def message_round(msg: "Message") -> Optional[int]:
 
     New-style strategies put it in ``content["config"]["server-round"]``; legacy
     ones in ``metadata.group_id`` (a decimal string). Anything else (missing,
-    negative, not an integer) gives ``None``.
+    negative, not an integer, 2**64 or more) gives ``None``.
     """
     if msg.has_content():
         config = msg.content.get("config")
         if config is not None and hasattr(config, "get"):
             value = config.get("server-round")
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            if isinstance(value, int) and not isinstance(value, bool) and _valid_round(value) is not None:
                 return value
     group_id = msg.metadata.group_id
     if group_id.isdigit() and group_id.isascii():
-        return int(group_id)
+        return _valid_round(int(group_id))
     return None
 
 
