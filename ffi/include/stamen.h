@@ -27,12 +27,29 @@
 // Patch version of libstamen.
 #define STAMEN_VERSION_PATCH 0
 
+// Elasticity policies (and, separately, scheduled policies) a
+// `stamen_autoscaler` holds.
+#define STAMEN_AUTOSCALER_MAX_POLICIES 8
+
+// Longest `expression_evaluated` trace kept per policy, in bytes.
+#define STAMEN_POLICY_TRACE_MAX 1024
+
+// Words in a `stamen_autoscaler`.
+#define STAMEN_AUTOSCALER_WORDS 1600
+
+// OneFlow's `:default_cooldown`.
+#define STAMEN_DEFAULT_COOLDOWN 300
+
 // Words in a `stamen_backoff`.
 #define STAMEN_BACKOFF_WORDS 24
 
 // Longest diagnostic message passed to a `stamen_diag_fn` (longer ones,
 // with very long values, are cut at a character boundary).
 #define STAMEN_DIAG_MESSAGE_MAX 1024
+
+// Room for a host name in `stamen_edge_config` (a DNS name has at most
+// 253 bytes, an IPv6 address 45).
+#define STAMEN_HOST_MAX 256
 
 // Nodes a `stamen_expr` holds: 32 comparisons joined by `&&`/`||`.
 #define STAMEN_EXPR_CAPACITY 64
@@ -41,7 +58,7 @@
 #define STAMEN_EXPR_MAX_NAME_LEN 256
 
 // Words in a `stamen_expr`.
-#define STAMEN_EXPR_WORDS 1536
+#define STAMEN_EXPR_WORDS 1024
 
 // A buffer of this many bytes always holds `stamen_ruby_float_to_s`.
 #define STAMEN_RUBY_FLOAT_MAX 32
@@ -173,6 +190,11 @@ enum stamen_result
   STAMEN_RESULT_POLICY_MISSING_TYPE = 600,
   // A policy computation made OneFlow raise (see the message).
   STAMEN_RESULT_POLICY_RUBY_EXCEPTION = 601,
+  // More policies than a `stamen_autoscaler` holds.
+  STAMEN_RESULT_POLICY_TOO_MANY = 602,
+  // A scheduled policy's `start_time` is neither epoch digits nor
+  // ISO-8601.
+  STAMEN_RESULT_POLICY_START_TIME = 603,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -449,6 +471,205 @@ typedef uint32_t stamen_adjustment_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Which rule decided (`stamen_tick.source`).
+enum stamen_scale_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing to do.
+  STAMEN_SCALE_IDLE = 0,
+  // The scheduled policy `source_index` fired.
+  STAMEN_SCALE_SCHEDULED = 1,
+  // The elasticity policy `source_index` triggered.
+  STAMEN_SCALE_ELASTICITY = 2,
+  // The role was below `min_vms` (cooldown 0).
+  STAMEN_SCALE_MIN_VMS = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum stamen_scale_source stamen_scale_source;
+#else
+typedef uint32_t stamen_scale_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why `Role#update` refused to apply a decision (`stamen_tick.scale_error`).
+enum stamen_scale_error
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Applied (or not asked to apply, or nothing to apply).
+  STAMEN_SCALE_ERROR_NONE = 0,
+  // Below `min_vms` ("Minimum cardinality is N"; `scale_error_bound`).
+  STAMEN_SCALE_ERROR_MINIMUM = 1,
+  // Above `max_vms` ("Maximum cardinality is N").
+  STAMEN_SCALE_ERROR_MAXIMUM = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum stamen_scale_error stamen_scale_error;
+#else
+typedef uint32_t stamen_scale_error;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// `stamen_policy_state.trace_kind`.
+enum stamen_trace_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // `expression_evaluated` absent: never evaluated.
+  STAMEN_TRACE_ABSENT = 0,
+  // `expression_evaluated` is null: the expression is empty.
+  STAMEN_TRACE_NULL = 1,
+  // A trace (written to the caller's buffer).
+  STAMEN_TRACE_TEXT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum stamen_trace_kind stamen_trace_kind;
+#else
+typedef uint32_t stamen_trace_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// The role fields the calculation reads.
+typedef struct {
+  // Current cardinality.
+  int64_t cardinality;
+  // 1 when `min_vms` is set.
+  uint8_t has_min_vms;
+  // `min_vms`.
+  int64_t min_vms;
+  // 1 when `max_vms` is set.
+  uint8_t has_max_vms;
+  // `max_vms`.
+  int64_t max_vms;
+} stamen_role_bounds;
+
+// One role's autoscaling state (what OneFlow keeps in the role body),
+// owned by the caller (12.5 KB). Policies point into the expression texts
+// given to `stamen_autoscaler_add_elasticity`: keep them alive and
+// unchanged. May be copied with `memcpy`.
+typedef struct {
+  uint64_t _opaque[STAMEN_AUTOSCALER_WORDS];
+} stamen_autoscaler;
+
+// The adjustment half of a policy (integers as Ruby `to_i` reads them; a
+// missing `adjust` or `min_adjust_step` is 0).
+typedef struct {
+  // A `stamen_adjustment_type`.
+  uint32_t kind;
+  // `adjust`.
+  int64_t adjust;
+  // `min_adjust_step` (PERCENTAGE_CHANGE only).
+  int64_t min_adjust_step;
+} stamen_adjustment;
+
+// An elasticity policy (numbers already read with Ruby's `to_i`) and the
+// runtime keys to resume from.
+typedef struct {
+  // 1 when the policy has an `expression` (an empty one is never true).
+  uint8_t has_expression;
+  // The expression text (borrowed: keep it alive while the autoscaler
+  // is used).
+  const char *expression;
+  // Its length in bytes.
+  size_t expression_len;
+  // Type, adjust, min_adjust_step.
+  stamen_adjustment adjustment;
+  // `period`: seconds between evaluations.
+  int64_t period;
+  // `period_number`: consecutive true evaluations needed (0 acts as 1).
+  int64_t period_number;
+  // 1 when the policy sets `cooldown`.
+  uint8_t has_cooldown;
+  // `cooldown`.
+  int64_t cooldown;
+  // 1 to resume with a `last_eval` key.
+  uint8_t has_last_eval;
+  // `last_eval` (epoch s).
+  int64_t last_eval;
+  // 1 to resume with a `true_evals` key.
+  uint8_t has_true_evals;
+  // `true_evals`.
+  int64_t true_evals;
+} stamen_elasticity_policy;
+
+// A scheduled policy and the `last_eval` key to resume from. An empty
+// `start_time` / `recurrence` means absent.
+typedef struct {
+  // 0 when the policy has no `adjust` (OneFlow then ignores it).
+  uint8_t has_adjustment;
+  // Type, adjust, min_adjust_step.
+  stamen_adjustment adjustment;
+  // `start_time`: epoch digits or ISO-8601 (copied; need not stay alive).
+  const char *start_time;
+  // Its length (0 = absent).
+  size_t start_time_len;
+  // `recurrence`: 5-field cron (`@daily` …) (copied).
+  const char *recurrence;
+  // Its length (0 = absent).
+  size_t recurrence_len;
+  // 1 when the policy sets `cooldown`.
+  uint8_t has_cooldown;
+  // `cooldown`.
+  int64_t cooldown;
+  // 1 to resume with a `last_eval` key.
+  uint8_t has_last_eval;
+  // `last_eval` (epoch s).
+  int64_t last_eval;
+} stamen_scheduled_policy;
+
+// Gives the value of attribute `name` (upper-cased as OneFlow looks it up,
+// quotes kept; not NUL-terminated): return `STAMEN_ATTR_FOUND` after
+// setting `*value`, `STAMEN_ATTR_MISSING`, or any other code where OneFlow
+// would raise (e.g. the result of `stamen_average`). A `stamen_result`
+// code is passed through as the evaluation's result; other values give
+// `STAMEN_RESULT_EXPR_ATTRIBUTE_ERROR`.
+typedef uint32_t (*stamen_resolve_fn)(void *user, const char *name, size_t name_len, double *value);
+
+// The outcome of one autoscaler pass.
+typedef struct {
+  // VMs to add (negative: remove).
+  int64_t diff;
+  // 0 when OneFlow's cooldown is nil (a scheduled policy without one).
+  uint8_t has_cooldown;
+  // The cooldown OneFlow returns.
+  int64_t cooldown;
+  // A `stamen_scale_source`.
+  uint32_t source;
+  // Index of the deciding policy (scheduled or elasticity list).
+  uint32_t source_index;
+  // A `stamen_scale_error`.
+  uint32_t scale_error;
+  // 1 when the violated bound is known (`min_vms` may be unset).
+  uint8_t has_scale_error_bound;
+  // The violated `min_vms` / `max_vms`.
+  int64_t scale_error_bound;
+  // The role's cardinality after the pass.
+  int64_t cardinality;
+  // The role's cooldown after the pass.
+  int64_t role_cooldown;
+} stamen_tick;
+
+// The runtime keys of one elasticity policy.
+typedef struct {
+  // 1 when `last_eval` is present.
+  uint8_t has_last_eval;
+  // `last_eval` (epoch s).
+  int64_t last_eval;
+  // 1 when `true_evals` is present (it is deleted when the role scales).
+  uint8_t has_true_evals;
+  // `true_evals`.
+  int64_t true_evals;
+  // A `stamen_trace_kind` for `expression_evaluated`.
+  uint32_t trace_kind;
+} stamen_policy_state;
+
 // A backoff policy. Fill it with `stamen_backoff_config_default`,
 // `stamen_backoff_config_fixed_default` or
 // `stamen_backoff_config_from_edge`, then adjust fields. Every value of
@@ -491,6 +712,11 @@ typedef struct {
   // `FL_SUPERLINK_ADDRESS` as written (`host:port`, safe as one
   // command-line argument); empty means "discover through OneGate".
   stamen_str superlink;
+  // Its host, ready for `getaddrinfo` (an IPv6 address without brackets);
+  // `superlink_host_len` bytes, not NUL-terminated.
+  uint8_t superlink_host[STAMEN_HOST_MAX];
+  // Length of `superlink_host` (0 when `superlink` is empty).
+  size_t superlink_host_len;
   // Its port (0 when `superlink` is empty).
   uint16_t superlink_port;
   // `FL_EDGE_BACKOFF`: a `stamen_backoff_strategy`.
@@ -519,6 +745,10 @@ typedef struct {
   uint32_t vmid;
   // `ONEGATE_ENDPOINT` as written; empty when unset.
   stamen_str onegate_endpoint;
+  // Its host, ready for `getaddrinfo` (an IPv6 address without brackets).
+  uint8_t onegate_host[STAMEN_HOST_MAX];
+  // Length of `onegate_host` (0 when unset).
+  size_t onegate_host_len;
   // Its port (the scheme's default when not written; 0 when unset).
   uint16_t onegate_port;
   // 1 when `ONEGATE_ENDPOINT` is `https://`.
@@ -590,21 +820,13 @@ typedef struct {
 // Receives each diagnostic in input order. May be NULL where documented.
 typedef void (*stamen_diag_fn)(void *user, const stamen_diag *diag);
 
-// A compiled expression, owned by the caller (12 KB). It points
+// A compiled expression, owned by the caller (8 KB). It points
 // into the source text given to `stamen_expr_compile`: keep that text
 // alive and unchanged while you use the expression. The struct itself may
 // be copied with `memcpy`.
 typedef struct {
   uint64_t _opaque[STAMEN_EXPR_WORDS];
 } stamen_expr;
-
-// Gives the value of attribute `name` (upper-cased as OneFlow looks it up,
-// quotes kept; not NUL-terminated): return `STAMEN_ATTR_FOUND` after
-// setting `*value`, `STAMEN_ATTR_MISSING`, or any other code where OneFlow
-// would raise (e.g. the result of `stamen_average`). A `stamen_result`
-// code is passed through as the evaluation's result; other values give
-// `STAMEN_RESULT_EXPR_ATTRIBUTE_ERROR`.
-typedef uint32_t (*stamen_resolve_fn)(void *user, const char *name, size_t name_len, double *value);
 
 // One section's answer for the attribute.
 typedef struct {
@@ -634,31 +856,6 @@ typedef struct {
   // The average rounded to 2 decimals, half away from zero.
   double value;
 } stamen_avg;
-
-// The role fields the calculation reads.
-typedef struct {
-  // Current cardinality.
-  int64_t cardinality;
-  // 1 when `min_vms` is set.
-  uint8_t has_min_vms;
-  // `min_vms`.
-  int64_t min_vms;
-  // 1 when `max_vms` is set.
-  uint8_t has_max_vms;
-  // `max_vms`.
-  int64_t max_vms;
-} stamen_role_bounds;
-
-// The adjustment half of a policy (integers as Ruby `to_i` reads them; a
-// missing `adjust` or `min_adjust_step` is 0).
-typedef struct {
-  // A `stamen_adjustment_type`.
-  uint32_t kind;
-  // `adjust`.
-  int64_t adjust;
-  // `min_adjust_step` (PERCENTAGE_CHANGE only).
-  int64_t min_adjust_step;
-} stamen_adjustment;
 
 // The FL metrics one SuperNode VM publishes.
 typedef struct {
@@ -716,6 +913,82 @@ extern "C" {
 // with `STAMEN_VERSION` from the header you compiled against). Never NULL;
 // the string is static.
 const char *stamen_version(void);
+
+// Starts a role without policies. `has_cooldown`/`cooldown` are the
+// role's `cooldown`; without one the role uses `default_cooldown`
+// (OneFlow's `:default_cooldown`, normally 300).
+//
+// # Safety
+// `role` is readable; `scaler` is writable.
+stamen_result stamen_autoscaler_init(const stamen_role_bounds *role,
+                                     uint8_t has_cooldown,
+                                     int64_t cooldown,
+                                     int64_t default_cooldown,
+                                     stamen_autoscaler *scaler);
+
+// Appends an elasticity policy (evaluated in order; the first non-zero
+// wins). `STAMEN_RESULT_POLICY_TOO_MANY` beyond
+// `STAMEN_AUTOSCALER_MAX_POLICIES`.
+//
+// # Safety
+// `scaler` was initialised; `policy` is readable and its expression stays
+// valid while `scaler` is used.
+stamen_result stamen_autoscaler_add_elasticity(stamen_autoscaler *scaler,
+                                               const stamen_elasticity_policy *policy);
+
+// Appends a scheduled policy (checked before elasticity ones; the first
+// non-zero wins). A recurrence that does not parse is kept as a policy that
+// never fires, like OneFlow; a `start_time` in a date format stamen does
+// not read gives `STAMEN_RESULT_POLICY_START_TIME`.
+//
+// # Safety
+// `scaler` was initialised; `policy` and its strings are readable.
+stamen_result stamen_autoscaler_add_scheduled(stamen_autoscaler *scaler,
+                                              const stamen_scheduled_policy *policy);
+
+// One autoscaler pass at epoch second `now` (OneFlow's `scale?`), then,
+// when it asks for a change, its cooldown is written into the role and —
+// with `apply` = 1 — the new cardinality is applied (refusals are reported
+// in `scale_error`, not as a failure) and every `true_evals` cleared.
+//
+// Where OneFlow itself would raise (an attribute's average is not finite,
+// a triggered policy has no type) the call returns that code (e.g.
+// `STAMEN_RESULT_AVG_INFINITY`, `STAMEN_RESULT_POLICY_MISSING_TYPE`), keeps
+// the runtime keys as OneFlow leaves them, and does not write `tick`.
+//
+// # Safety
+// `scaler` was initialised and its expressions are alive; `resolve` is a
+// valid function; `tick` is writable.
+stamen_result stamen_autoscaler_tick(stamen_autoscaler *scaler,
+                                     int64_t now,
+                                     uint8_t apply,
+                                     stamen_resolve_fn resolve,
+                                     void *user,
+                                     stamen_tick *tick);
+
+// The runtime keys of elasticity policy `index`; its trace (for
+// `STAMEN_TRACE_TEXT`) goes to `trace` (`STAMEN_POLICY_TRACE_MAX` bytes
+// always suffice). `STAMEN_RESULT_NOT_FOUND` for an index past the end.
+//
+// # Safety
+// `scaler` was initialised; `trace` has `trace_len` writable bytes;
+// `trace_written` and `state` are writable.
+stamen_result stamen_autoscaler_elasticity_state(const stamen_autoscaler *scaler,
+                                                 size_t index,
+                                                 uint8_t *trace,
+                                                 size_t trace_len,
+                                                 size_t *trace_written,
+                                                 stamen_policy_state *state);
+
+// The `last_eval` key of scheduled policy `index` (`STAMEN_RESULT_NOT_FOUND`
+// for an index past the end; `*has_last_eval` 0 when absent).
+//
+// # Safety
+// `scaler` was initialised; the outputs are writable.
+stamen_result stamen_autoscaler_scheduled_state(const stamen_autoscaler *scaler,
+                                                size_t index,
+                                                uint8_t *has_last_eval,
+                                                int64_t *last_eval);
 
 // The seed default: exponential from 10 s, ×2, capped at
 // `max_backoff_secs` (FL_EDGE_MAX_BACKOFF, normally 300), unlimited,

@@ -13,8 +13,9 @@ use crate::util::{out_write, SliceWriter};
 use core::ffi::c_void;
 use core::fmt::Write as _;
 use stamen_core::context::{
-    select_token, BackoffStrategy, ConfigError, ConfigErrorKind, Dialect, EdgeConfig, Isolation,
-    LogLevel, ParseError, ParseErrorKind, Parser, Pos, Scheme, TokenError, TokenSource, Var,
+    select_token, BackoffStrategy, ConfigError, ConfigErrorKind, Dialect, EdgeConfig, Host,
+    Isolation, LogLevel, ParseError, ParseErrorKind, Parser, Pos, Scheme, TokenError, TokenSource,
+    Var,
 };
 
 /// Which file format to accept (pass as `uint32_t`).
@@ -169,9 +170,9 @@ impl Diags {
         let Some(f) = self.f else { return };
         let mut buf = [0u8; STAMEN_DIAG_MESSAGE_MAX];
         let mut w = SliceWriter::new(&mut buf);
-        if write!(w, "{msg}").is_err() && w.overflow {
-            // Cut: keep what fitted (whole `str` pieces, so still UTF-8).
-        }
+        // A message that does not fit is cut: what fitted is whole `str`
+        // pieces, so still UTF-8.
+        let _ = write!(w, "{msg}");
         let p = pos.unwrap_or(Pos {
             line: 0,
             column: 0,
@@ -238,7 +239,7 @@ pub unsafe extern "C" fn stamen_context_vars(
         let input = try_slice!(input, input_len);
         let scratch = try_slice_mut!(scratch, scratch_len);
         let d = tri!(self::dialect(dialect));
-        let Some(var_fn) = var_fn else { return STAMEN_RESULT_NULL_POINTER };
+        let var_fn = try_callback!(var_fn);
         let mut diags = Diags { f: diag_fn, user, first: None };
         for item in Vars::new(input, d, scratch) {
             match item {
@@ -344,6 +345,10 @@ pub enum stamen_log_level {
     STAMEN_LOG_ERROR = 3,
 }
 
+/// Room for a host name in `stamen_edge_config` (a DNS name has at most
+/// 253 bytes, an IPv6 address 45).
+pub const STAMEN_HOST_MAX: usize = 256;
+
 /// The validated FL settings of an edge VM (SPEC §2). Strings point into
 /// the `input` / `scratch` buffers given to `stamen_edge_config_parse`.
 /// Enum fields hold the values of the named enums.
@@ -353,6 +358,11 @@ pub struct stamen_edge_config {
     /// `FL_SUPERLINK_ADDRESS` as written (`host:port`, safe as one
     /// command-line argument); empty means "discover through OneGate".
     pub superlink: stamen_str,
+    /// Its host, ready for `getaddrinfo` (an IPv6 address without brackets);
+    /// `superlink_host_len` bytes, not NUL-terminated.
+    pub superlink_host: [u8; STAMEN_HOST_MAX],
+    /// Length of `superlink_host` (0 when `superlink` is empty).
+    pub superlink_host_len: usize,
     /// Its port (0 when `superlink` is empty).
     pub superlink_port: u16,
     /// `FL_EDGE_BACKOFF`: a `stamen_backoff_strategy`.
@@ -381,6 +391,10 @@ pub struct stamen_edge_config {
     pub vmid: u32,
     /// `ONEGATE_ENDPOINT` as written; empty when unset.
     pub onegate_endpoint: stamen_str,
+    /// Its host, ready for `getaddrinfo` (an IPv6 address without brackets).
+    pub onegate_host: [u8; STAMEN_HOST_MAX],
+    /// Length of `onegate_host` (0 when unset).
+    pub onegate_host_len: usize,
     /// Its port (the scheme's default when not written; 0 when unset).
     pub onegate_port: u16,
     /// 1 when `ONEGATE_ENDPOINT` is `https://`.
@@ -438,10 +452,31 @@ pub unsafe extern "C" fn stamen_edge_config_parse(
     }}
 }
 
+/// The host as `getaddrinfo` wants it (IPv6 without brackets).
+fn host_text(h: Option<Host<'_>>) -> ([u8; STAMEN_HOST_MAX], usize) {
+    let mut buf = [0u8; STAMEN_HOST_MAX];
+    let mut w = SliceWriter::new(&mut buf);
+    // Validated hosts are at most 253 bytes: writing cannot fail.
+    let _ = match h {
+        Some(Host::Ipv4(a)) => write!(w, "{a}"),
+        Some(Host::Ipv6(a)) => write!(w, "{a}"),
+        Some(Host::Dns(d)) => w.write_str(d),
+        _ => Ok(()),
+    };
+    let n = w.len();
+    (buf, n)
+}
+
 fn edge_config(cfg: &EdgeConfig<'_>) -> stamen_edge_config {
     let superlink = cfg.superlink();
     let endpoint = cfg.onegate_endpoint();
+    let (superlink_host, superlink_host_len) = host_text(superlink.map(|a| a.host()));
+    let (onegate_host, onegate_host_len) = host_text(endpoint.map(|e| e.host()));
     stamen_edge_config {
+        superlink_host,
+        superlink_host_len,
+        onegate_host,
+        onegate_host_len,
         superlink: superlink.map_or(stamen_str::empty(), |a| stamen_str::from_str(a.as_str())),
         superlink_port: superlink.map_or(0, |a| a.port()),
         backoff: match cfg.backoff() {

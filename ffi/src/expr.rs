@@ -17,11 +17,11 @@ const _: () = assert!(STAMEN_EXPR_CAPACITY == DEFAULT_CAPACITY);
 pub const STAMEN_EXPR_MAX_NAME_LEN: usize = 256;
 const _: () = assert!(STAMEN_EXPR_MAX_NAME_LEN == MAX_NAME_LEN);
 /// Words in a `stamen_expr`.
-pub const STAMEN_EXPR_WORDS: usize = 1536;
+pub const STAMEN_EXPR_WORDS: usize = 1024;
 
 type Compiled = Expr<'static, STAMEN_EXPR_CAPACITY>;
 
-/// A compiled expression, owned by the caller (12 KB). It points
+/// A compiled expression, owned by the caller (8 KB). It points
 /// into the source text given to `stamen_expr_compile`: keep that text
 /// alive and unchanged while you use the expression. The struct itself may
 /// be copied with `memcpy`.
@@ -132,9 +132,9 @@ pub type stamen_resolve_fn = Option<
     ) -> u32,
 >;
 
-struct CResolver {
-    f: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut f64) -> u32,
-    user: *mut c_void,
+pub(crate) struct CResolver {
+    pub(crate) f: unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut f64) -> u32,
+    pub(crate) user: *mut c_void,
 }
 
 impl stamen_core::expr::Resolver for CResolver {
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn stamen_expr_eval(
     ffi_boundary! {{
         let p = try_ref!(expr);
         let value = try_out!(value);
-        let Some(f) = resolve else { return STAMEN_RESULT_NULL_POINTER };
+        let f = try_callback!(resolve);
         let e = tri!(stamen_expr::load(p));
         let v = tri!(e.eval(&mut CResolver { f, user }).map_err(eval_err));
         out_write(value, u8::from(v));
@@ -208,7 +208,7 @@ pub unsafe extern "C" fn stamen_expr_eval_traced(
         let out = try_slice_mut!(trace, trace_len);
         let trace_written = try_out!(trace_written);
         let value = try_out!(value);
-        let Some(f) = resolve else { return STAMEN_RESULT_NULL_POINTER };
+        let f = try_callback!(resolve);
         let e = tri!(stamen_expr::load(p));
         let mut w = SliceWriter::new(out);
         let v = tri!(e.eval_traced(&mut CResolver { f, user }, &mut w).map_err(eval_err));
@@ -304,7 +304,7 @@ unsafe fn lookup_from_c(l: &stamen_lookup) -> Result<Lookup<'_>, stamen_result> 
     Ok(match l.kind {
         0 => Lookup::Missing,
         1 => {
-            let p = crate::util::check_ptr(l.text.cast::<u8>())?;
+            let p = crate::util::check_slice(l.text.cast::<u8>(), l.text_len)?;
             // SAFETY: per the contract.
             let bytes = unsafe { core::slice::from_raw_parts(p, l.text_len) };
             Lookup::Text(core::str::from_utf8(bytes).map_err(|_| STAMEN_RESULT_INVALID_UTF8)?)
@@ -355,9 +355,6 @@ pub unsafe extern "C" fn stamen_average(
     avg: *mut stamen_avg,
 ) -> stamen_result {
     ffi_boundary! {{
-        if n > isize::MAX as usize / core::mem::size_of::<stamen_vm_attr>() {
-            return STAMEN_RESULT_INVALID_ARGUMENT;
-        }
         let vms = try_array!(vms, n);
         let avg = try_out!(avg);
         for v in vms {

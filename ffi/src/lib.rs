@@ -18,6 +18,7 @@
 #[macro_use]
 mod macros;
 
+pub mod autoscaler;
 pub mod backoff;
 pub mod context;
 pub mod expr;

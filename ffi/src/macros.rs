@@ -38,32 +38,43 @@ macro_rules! try_out {
     };
 }
 
-/// `&[u8]` from pointer + length (NULL is refused even for length 0).
+/// `&[u8]` from pointer + length (NULL is refused even for length 0; a
+/// length above `isize::MAX` bytes is `STAMEN_RESULT_INVALID_ARGUMENT`).
 macro_rules! try_slice {
     ($ptr:expr, $len:expr) => {
-        match $crate::util::check_ptr($ptr as *const u8) {
+        match $crate::util::check_slice($ptr as *const u8, $len) {
             Ok(p) => unsafe { ::std::slice::from_raw_parts(p, $len) },
             Err(e) => return e,
         }
     };
 }
 
-/// `&mut [u8]` from pointer + length (NULL is refused even for length 0).
+/// `&mut [u8]` from pointer + length, checked like [`try_slice!`].
 macro_rules! try_slice_mut {
     ($ptr:expr, $len:expr) => {
-        match $crate::util::check_ptr($ptr as *const u8) {
+        match $crate::util::check_slice($ptr as *const u8, $len) {
             Ok(p) => unsafe { ::std::slice::from_raw_parts_mut(p as *mut u8, $len) },
             Err(e) => return e,
         }
     };
 }
 
-/// `&[T]` from pointer + element count.
+/// `&[T]` from pointer + element count, checked like [`try_slice!`].
 macro_rules! try_array {
     ($ptr:expr, $len:expr) => {
-        match $crate::util::check_ptr($ptr) {
+        match $crate::util::check_slice($ptr, $len) {
             Ok(p) => unsafe { ::std::slice::from_raw_parts(p, $len) },
             Err(e) => return e,
+        }
+    };
+}
+
+/// A callback (`Option<fn>`): NULL → `STAMEN_RESULT_NULL_POINTER`.
+macro_rules! try_callback {
+    ($f:expr) => {
+        match $f {
+            Some(f) => f,
+            None => return $crate::result::stamen_result::STAMEN_RESULT_NULL_POINTER,
         }
     };
 }

@@ -55,7 +55,7 @@ fn type_to_c(t: AdjustmentType) -> stamen_adjustment_type {
     }
 }
 
-fn type_from_c(t: u32) -> Result<AdjustmentType, stamen_result> {
+pub(crate) fn type_from_c(t: u32) -> Result<AdjustmentType, stamen_result> {
     Ok(match t {
         0 => AdjustmentType::Change,
         1 => AdjustmentType::Cardinality,
@@ -115,16 +115,8 @@ pub unsafe extern "C" fn stamen_new_cardinality(
         let role = try_ref!(role);
         let adjustment = try_ref!(adjustment);
         let cardinality = try_out!(cardinality);
-        let bounds = Bounds {
-            cardinality: role.cardinality,
-            min_vms: if tri!(flag(role.has_min_vms)) { Some(role.min_vms) } else { None },
-            max_vms: if tri!(flag(role.has_max_vms)) { Some(role.max_vms) } else { None },
-        };
-        let adj = Adjustment {
-            kind: tri!(type_from_c(adjustment.kind)),
-            adjust: adjustment.adjust,
-            min_adjust_step: adjustment.min_adjust_step,
-        };
+        let bounds = tri!(bounds_from_c(role));
+        let adj = tri!(adjustment_from_c(adjustment));
         match new_cardinality(&bounds, &adj) {
             Ok(n) => {
                 out_write(cardinality, n);
@@ -134,4 +126,28 @@ pub unsafe extern "C" fn stamen_new_cardinality(
             Err(_) => STAMEN_RESULT_POLICY_RUBY_EXCEPTION,
         }
     }}
+}
+
+pub(crate) fn bounds_from_c(role: &stamen_role_bounds) -> Result<Bounds, stamen_result> {
+    Ok(Bounds {
+        cardinality: role.cardinality,
+        min_vms: if flag(role.has_min_vms)? {
+            Some(role.min_vms)
+        } else {
+            None
+        },
+        max_vms: if flag(role.has_max_vms)? {
+            Some(role.max_vms)
+        } else {
+            None
+        },
+    })
+}
+
+pub(crate) fn adjustment_from_c(a: &stamen_adjustment) -> Result<Adjustment, stamen_result> {
+    Ok(Adjustment {
+        kind: type_from_c(a.kind)?,
+        adjust: a.adjust,
+        min_adjust_step: a.min_adjust_step,
+    })
 }

@@ -119,6 +119,11 @@ pub enum stamen_result {
     STAMEN_RESULT_POLICY_MISSING_TYPE = 600,
     /// A policy computation made OneFlow raise (see the message).
     STAMEN_RESULT_POLICY_RUBY_EXCEPTION = 601,
+    /// More policies than a `stamen_autoscaler` holds.
+    STAMEN_RESULT_POLICY_TOO_MANY = 602,
+    /// A scheduled policy's `start_time` is neither epoch digits nor
+    /// ISO-8601.
+    STAMEN_RESULT_POLICY_START_TIME = 603,
 }
 
 pub use stamen_result::*;
@@ -174,6 +179,8 @@ impl stamen_result {
         STAMEN_RESULT_AVG_BAD_SECTION,
         STAMEN_RESULT_POLICY_MISSING_TYPE,
         STAMEN_RESULT_POLICY_RUBY_EXCEPTION,
+        STAMEN_RESULT_POLICY_TOO_MANY,
+        STAMEN_RESULT_POLICY_START_TIME,
     ];
 
     /// The code for a number, `None` if unknown.
@@ -261,6 +268,8 @@ impl stamen_result {
             STAMEN_RESULT_POLICY_RUBY_EXCEPTION => {
                 "OneFlow would raise an exception for this policy"
             }
+            STAMEN_RESULT_POLICY_TOO_MANY => "more policies than a stamen_autoscaler holds",
+            STAMEN_RESULT_POLICY_START_TIME => "start_time is neither epoch seconds nor ISO-8601",
         }
     }
 }

@@ -16,6 +16,16 @@ pub(crate) fn check_ptr<T>(p: *const T) -> Result<*const T, stamen_result> {
     }
 }
 
+/// [`check_ptr`], and the slice of `len` elements must span at most
+/// `isize::MAX` bytes (`STAMEN_RESULT_INVALID_ARGUMENT`).
+pub(crate) fn check_slice<T>(p: *const T, len: usize) -> Result<*const T, stamen_result> {
+    let p = check_ptr(p)?;
+    match len.checked_mul(core::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(p),
+        _ => Err(STAMEN_RESULT_INVALID_ARGUMENT),
+    }
+}
+
 /// Writes an output value. Call it last, after everything succeeded.
 ///
 /// # Safety
@@ -42,16 +52,11 @@ pub(crate) fn write_bytes(out: &mut [u8], src: &[u8]) -> Result<usize, stamen_re
 pub(crate) struct SliceWriter<'a> {
     buf: &'a mut [u8],
     len: usize,
-    pub(crate) overflow: bool,
 }
 
 impl<'a> SliceWriter<'a> {
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        SliceWriter {
-            buf,
-            len: 0,
-            overflow: false,
-        }
+        SliceWriter { buf, len: 0 }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -74,10 +79,7 @@ impl fmt::Write for SliceWriter<'_> {
                 self.len += s.len();
                 Ok(())
             }
-            None => {
-                self.overflow = true;
-                Err(fmt::Error)
-            }
+            None => Err(fmt::Error),
         }
     }
 }

@@ -64,14 +64,33 @@ pub fn check_policies(elasticity: &[Value], scheduled: &[Value], path: &str) -> 
         ));
     }
     for (i, p) in elasticity.iter().enumerate() {
-        elasticity_doc(p, &format!("{path}.elasticity_policies[{i}]"))
-            .map_err(|e| e.to_string())?;
+        let at = format!("{path}.elasticity_policies[{i}]");
+        elasticity_doc(p, &at).map_err(|e| e.to_string())?;
+        strict_numbers(p, &at)?;
     }
     for (i, p) in scheduled.iter().enumerate() {
         let at = format!("{path}.scheduled_policies[{i}]");
         let d = scheduled_doc(p, &at).map_err(|e| e.to_string())?;
         if let Err(e) = d.schedule {
             return Err(format!("{at}.start_time: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// The emulator is stricter than OneFlow, which accepts any JSON for `adjust`
+/// and `min_adjust_step` and crashes only when the policy fires: a service file
+/// with such a value is refused up front, naming the field.
+fn strict_numbers(policy: &Value, path: &str) -> Result<(), String> {
+    for key in ["adjust", "min_adjust_step"] {
+        match policy.get(key) {
+            None | Some(Value::Null) | Some(Value::Number(_)) => {}
+            Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {}
+            Some(other) => {
+                return Err(format!(
+                    "{path}.{key}: {other} is not an integer (allowed: a JSON integer or a string of digits)"
+                ))
+            }
         }
     }
     Ok(())
