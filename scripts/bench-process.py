@@ -172,6 +172,9 @@ def onegate_show(stamen: str, runs: int) -> dict:
         same = json.loads(ours) == json.loads(theirs)
         times = hyperfine(cmds, env, runs, warmup=3)
         rss = {name: max_rss_kb(cmd, env, max(5, runs // 4)) for name, cmd in cmds.items()}
+        # Process floors: the same binaries doing no request at all.
+        floors = {"stamen --version": [stamen, "--version"], "curl --version": ["curl", "--version"]}
+        floor_rss = {name: statistics.median(max_rss_kb(cmd, env, 5)) for name, cmd in floors.items()}
     client = shutil.which("onegate")
     note = (f"found at {client} but not run (its configuration differs)" if client else
             "the official client (one-context's onegate.rb) is not installed here: not measured"
@@ -180,6 +183,7 @@ def onegate_show(stamen: str, runs: int) -> dict:
     return {"status": "ok", "times": times,
             "rss_kb": {k: statistics.median(v) for k, v in rss.items()},
             "rss_runs": {k: v for k, v in rss.items()},
+            "floor_rss_kb": floor_rss,
             "same_document": same,
             "ruby_onegate": note}
 

@@ -3,14 +3,20 @@
 //! (`…/stamen` vs `…/evalexpr`, `…/dotenvy`, `…/backon`); `scripts/bench`
 //! turns criterion's medians into ratios. Every peer is checked to give the
 //! same answer before it is timed (see also `tests/agree.rs`).
+//!
+//! Time is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not
+//! wall-clock time: on a machine shared with other builds, time spent
+//! descheduled would otherwise inflate whichever side was unlucky.
 
+use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use stamen_bench::exprs::{evalexpr_context, stamen_resolver, values, CASES};
+use stamen_bench::exprs::{evalexpr_context, stamen_resolver, values, CASES, VARS};
 use stamen_bench::{context_sh, policy_fixture, vector_path};
 use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Jitter};
 use stamen_core::context::{collect, Dialect, EdgeConfig};
@@ -18,13 +24,85 @@ use stamen_core::expr::Expr;
 use stamen_core::form;
 use stamen_core::status::{ClientStatus, FlStatus};
 
+/// CPU time of the calling thread.
+struct CpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Nanoseconds, scaled for display like criterion's wall-clock formatter.
+struct Ns;
+
+impl ValueFormatter for Ns {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e3, "µs"),
+            _ => (1e6, "ms"),
+        };
+        values.iter_mut().for_each(|v| *v /= div);
+        unit
+    }
+
+    fn scale_throughputs(&self, _: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let per = match t {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n as f64,
+            Throughput::Elements(n) => *n as f64,
+            _ => 1.0,
+        };
+        values.iter_mut().for_each(|v| *v = per * 1e9 / *v);
+        "units/s"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = Duration;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> Duration {
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Ns
+    }
+}
+
 fn dotenvy_parse(text: &str) -> Vec<(String, String)> {
     dotenvy::from_read_iter(text.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .expect("dotenvy accepts the generated context (checked in tests/agree.rs)")
 }
 
-fn context_parse(c: &mut Criterion) {
+fn context_parse(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("context_parse");
     for (label, size) in [("4KB", 4 * 1024), ("64KB", 64 * 1024)] {
         let text = context_sh(size).expect("vectors readable");
@@ -52,7 +130,7 @@ fn context_parse(c: &mut Criterion) {
     g.finish();
 }
 
-fn edge_config_build(c: &mut Criterion) {
+fn edge_config_build(c: &mut Criterion<CpuTime>) {
     let text = std::fs::read(vector_path("oneflow-role", "context.sh")).expect("vector");
     let mut scratch = vec![0u8; text.len()];
     let vars = collect::<256, 8>(&text, Dialect::ContextSh, &mut scratch);
@@ -67,7 +145,7 @@ fn edge_config_build(c: &mut Criterion) {
     g.finish();
 }
 
-fn backoff_next_delay(c: &mut Criterion) {
+fn backoff_next_delay(c: &mut Criterion<CpuTime>) {
     // Same schedule on both sides: 10 s, ×2, capped at 300 s, unlimited;
     // each side starts a new streak after 64 delays.
     let mut g = c.benchmark_group("backoff_next_delay");
@@ -115,7 +193,7 @@ fn backoff_next_delay(c: &mut Criterion) {
     g.finish();
 }
 
-fn status_encode(c: &mut Criterion) {
+fn status_encode(c: &mut Criterion<CpuTime>) {
     let s = FlStatus::new(ClientStatus::Training, 123_456);
     let mut g = c.benchmark_group("status_encode");
     g.bench_function("stamen", |b| {
@@ -125,7 +203,7 @@ fn status_encode(c: &mut Criterion) {
     g.finish();
 }
 
-fn expression(c: &mut Criterion) {
+fn expression(c: &mut Criterion<CpuTime>) {
     let vals = values();
     let ctx = evalexpr_context();
     let mut g = c.benchmark_group("expr_parse");
@@ -155,6 +233,14 @@ fn expression(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("evalexpr", case.name), |b| {
             b.iter(|| black_box(&theirs).eval_boolean_with_context(&ctx).ok())
         });
+        // Not a like-for-like row: how much of stamen's time is the HashMap
+        // lookup (a linear scan of the 13 (name, value) pairs instead).
+        g.bench_function(BenchmarkId::new("stamen-scan", case.name), |b| {
+            let mut r = |name: &str| -> Result<Option<f64>, Infallible> {
+                Ok(VARS.iter().find(|(k, _)| *k == name).map(|&(_, v)| v))
+            };
+            b.iter(|| black_box(&ours).eval(&mut r))
+        });
     }
     g.finish();
 
@@ -175,7 +261,7 @@ fn expression(c: &mut Criterion) {
     g.finish();
 }
 
-fn policy_pass(c: &mut Criterion) {
+fn policy_pass(c: &mut Criterion<CpuTime>) {
     let vms = policy_fixture::vms(100);
     let exprs = policy_fixture::expressions(10);
     let mut scaler = policy_fixture::autoscaler(&exprs);
@@ -208,7 +294,9 @@ fn policy_pass(c: &mut Criterion) {
 }
 
 criterion_group!(
-    benches,
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets =
     context_parse,
     edge_config_build,
     backoff_next_delay,
