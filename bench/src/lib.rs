@@ -301,3 +301,93 @@ pub mod policy_fixture {
         }
     }
 }
+
+/// The discovery storm simulation behind `scale_sim`: nodes that lost their
+/// SuperLink retry discovery with their own seeded stamen-core `Backoff`
+/// against a simulated millisecond clock (no network).
+pub mod scale {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use stamen_core::backoff::{Backoff, BackoffConfig, Decision};
+
+    /// OneGate requests per discovery attempt (`GET /service`, then
+    /// `GET /vms/:id`, SPEC §5).
+    pub const REQUESTS_PER_ATTEMPT: u64 = 2;
+
+    /// What happens: how many nodes, when the SuperLink is back.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Scenario {
+        /// Edge nodes.
+        pub nodes: u32,
+        /// The SuperLink answers again from this second on.
+        pub back_at_s: u64,
+        /// First attempts spread uniformly over this many ms (0: all at t = 0).
+        pub spread_ms: u64,
+    }
+
+    /// Result of one run.
+    #[derive(Debug, Clone)]
+    pub struct Run {
+        /// Label for the tables.
+        pub label: String,
+        /// OneGate requests in each second since t = 0.
+        pub per_second: Vec<u64>,
+        /// When the last node reached the SuperLink (ms).
+        pub last_back_ms: u64,
+        /// Nodes whose backoff gave up before the SuperLink was back.
+        pub gave_up: u32,
+    }
+
+    /// A per-node seed (SplitMix64 finaliser of the node index).
+    pub fn node_seed(i: u32) -> u64 {
+        let mut z = u64::from(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z ^ (z >> 27)
+    }
+
+    /// Runs the scenario with every node using `config` (seeded per node).
+    pub fn simulate(sc: &Scenario, label: &str, config: BackoffConfig) -> Run {
+        let back_at_ms = sc.back_at_s.saturating_mul(1000);
+        let mut per_second: Vec<u64> = Vec::new();
+        let mut machines: Vec<Backoff> = (0..sc.nodes)
+            .map(|i| Backoff::new(config, node_seed(i)))
+            .collect();
+        // (time of the next attempt, node); the first attempt follows the
+        // loss, spread uniformly over `spread_ms` (0: all at t = 0, the
+        // worst case).
+        let mut queue: BinaryHeap<Reverse<(u64, u32)>> = (0..sc.nodes)
+            .map(|i| {
+                let at = if sc.spread_ms == 0 {
+                    0
+                } else {
+                    node_seed(i.wrapping_add(0x5eed)) % sc.spread_ms
+                };
+                Reverse((at, i))
+            })
+            .collect();
+        let mut last_back_ms = 0;
+        let mut gave_up = 0;
+        while let Some(Reverse((now, node))) = queue.pop() {
+            let sec = usize::try_from(now / 1000).unwrap_or(usize::MAX);
+            if per_second.len() <= sec {
+                per_second.resize(sec + 1, 0);
+            }
+            per_second[sec] += REQUESTS_PER_ATTEMPT;
+            if now >= back_at_ms {
+                last_back_ms = last_back_ms.max(now);
+                continue;
+            }
+            match machines[node as usize].on_failure(now) {
+                Decision::Retry { at_ms, .. } => queue.push(Reverse((at_ms, node))),
+                _ => gave_up += 1,
+            }
+        }
+        Run {
+            label: label.to_string(),
+            per_second,
+            last_back_ms,
+            gave_up,
+        }
+    }
+}

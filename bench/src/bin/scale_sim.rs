@@ -8,14 +8,10 @@
 //!
 //! `cargo run -p stamen-bench --release --bin scale_sim -- [--nodes N] [--back-at S] [--spread-ms MS]`
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::process::ExitCode;
 
-use stamen_core::backoff::{Backoff, BackoffConfig, Decision, Jitter};
-
-/// OneGate requests per discovery attempt.
-const REQUESTS_PER_ATTEMPT: u64 = 2;
+use stamen_bench::scale::{simulate, Run, Scenario, REQUESTS_PER_ATTEMPT};
+use stamen_core::backoff::{BackoffConfig, Jitter};
 
 struct Args {
     nodes: u32,
@@ -53,65 +49,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Result of one run: attempts per second since t = 0.
-struct Run {
-    label: String,
-    per_second: Vec<u64>,
-    /// When the last node reached the SuperLink (ms).
-    last_back_ms: u64,
-    gave_up: u32,
-}
-
-/// A small per-node seed mix (distinct, well spread seeds for node i).
-fn node_seed(i: u32) -> u64 {
-    let mut z = u64::from(i).wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z ^ (z >> 27)
-}
-
-fn simulate(args: &Args, label: &str, config: BackoffConfig) -> Run {
-    let back_at_ms = args.back_at_s * 1000;
-    let mut per_second: Vec<u64> = Vec::new();
-    let mut machines: Vec<Backoff> = (0..args.nodes)
-        .map(|i| Backoff::new(config, node_seed(i)))
-        .collect();
-    // (time of the next attempt, node); the first attempt follows the loss,
-    // spread uniformly over `spread_ms` (0: all at t = 0, the worst case).
-    let mut queue: BinaryHeap<Reverse<(u64, u32)>> = (0..args.nodes)
-        .map(|i| {
-            let at = if args.spread_ms == 0 {
-                0
-            } else {
-                node_seed(i.wrapping_add(0x5eed)) % args.spread_ms
-            };
-            Reverse((at, i))
-        })
-        .collect();
-    let mut last_back_ms = 0;
-    let mut gave_up = 0;
-    while let Some(Reverse((now, node))) = queue.pop() {
-        let sec = usize::try_from(now / 1000).unwrap_or(usize::MAX);
-        if per_second.len() <= sec {
-            per_second.resize(sec + 1, 0);
-        }
-        per_second[sec] += REQUESTS_PER_ATTEMPT;
-        if now >= back_at_ms {
-            last_back_ms = last_back_ms.max(now);
-            continue;
-        }
-        match machines[node as usize].on_failure(now) {
-            Decision::Retry { at_ms, .. } => queue.push(Reverse((at_ms, node))),
-            _ => gave_up += 1,
-        }
-    }
-    Run {
-        label: label.to_string(),
-        per_second,
-        last_back_ms,
-        gave_up,
-    }
-}
-
 fn window_rate(run: &Run, from: usize, to: usize) -> f64 {
     let sum: u64 = (from..to)
         .map(|s| run.per_second.get(s).copied().unwrap_or(0))
@@ -127,6 +64,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let sc = Scenario {
+        nodes: args.nodes,
+        back_at_s: args.back_at_s,
+        spread_ms: args.spread_ms,
+    };
     let exp = BackoffConfig::exponential_default(args.max_backoff_s);
     let mut runs: Vec<Run> = [
         Jitter::None,
@@ -137,14 +79,14 @@ fn main() -> ExitCode {
     .into_iter()
     .map(|j| {
         simulate(
-            &args,
+            &sc,
             &format!("exponential, {}", j.as_str()),
             exp.with_jitter(j),
         )
     })
     .collect();
     runs.push(simulate(
-        &args,
+        &sc,
         "fixed 10 s (legacy), none",
         BackoffConfig::fixed(10_000).with_jitter(Jitter::None),
     ));
