@@ -87,6 +87,14 @@ impl ContextIssue {
     }
 }
 
+/// Python's `repr` of a str (or `None`), for `__repr__`.
+fn py_repr(py: Python<'_>, s: Option<&str>) -> PyResult<String> {
+    match s {
+        Some(s) => Ok(PyString::new(py, s).repr()?.to_string()),
+        None => Ok("None".to_owned()),
+    }
+}
+
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or("None".to_owned(), |v| v.to_string())
 }
@@ -437,27 +445,23 @@ impl PyEdgeConfig {
         )))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "EdgeConfig(superlink={}, backoff={:?}, max_backoff={}, max_retries={}, \
-             max_wait_time={}, node_config={:?}, isolation={:?}, log_level={:?}, \
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "EdgeConfig(superlink={}, backoff={}, max_backoff={}, max_retries={}, \
+             max_wait_time={}, node_config={}, isolation={}, log_level={}, \
              tls_enabled={}, min_fit_clients={}, vmid={}, onegate_endpoint={})",
-            self.superlink
-                .as_deref()
-                .map_or("None".to_owned(), |s| format!("{s:?}")),
-            self.backoff,
+            py_repr(py, self.superlink.as_deref())?,
+            py_repr(py, Some(self.backoff))?,
             self.max_backoff,
             self.max_retries,
             self.max_wait_time,
-            self.node_config_text,
-            self.isolation,
-            self.log_level,
+            py_repr(py, Some(&self.node_config_text))?,
+            py_repr(py, Some(self.isolation))?,
+            py_repr(py, Some(self.log_level))?,
             if self.tls_enabled { "True" } else { "False" },
             opt(self.min_fit_clients),
             opt(self.vmid),
-            self.onegate_endpoint
-                .as_deref()
-                .map_or("None".to_owned(), |s| format!("{s:?}")),
-        )
+            py_repr(py, self.onegate_endpoint.as_deref())?,
+        ))
     }
 }

@@ -3,6 +3,7 @@
 use crate::errors::{self, PolicyError};
 use crate::expr::{kind, to_val, Val};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use stamen_core::policy::lint::{
     lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef,
 };
@@ -169,11 +170,15 @@ impl LintFinding {
         )
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "LintFinding(code={:?}, severity={:?}, path={:?}, message={:?})",
-            self.code, self.severity, self.path, self.message
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let r = |s: &str| -> PyResult<String> { Ok(PyString::new(py, s).repr()?.to_string()) };
+        Ok(format!(
+            "LintFinding(code={}, severity={}, path={}, message={})",
+            r(self.code)?,
+            r(self.severity)?,
+            r(&self.path)?,
+            r(&self.message)?
+        ))
     }
 }
 

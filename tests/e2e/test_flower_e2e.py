@@ -92,6 +92,20 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -103,6 +117,13 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @dataclass
@@ -141,31 +162,37 @@ class Procs:
         return proc
 
     def stop(self, proc: Proc, sig: int = signal.SIGTERM, timeout: float = 20.0) -> Optional[int]:
-        """Signal `proc` (and its whole tree), wait up to `timeout`, then SIGKILL the rest."""
-        tree = [proc.pid, *_descendants(proc.pid)]
-        for pid in tree:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(_alive(p) for p in tree):
-            proc.popen.poll()
-            time.sleep(0.05)
-        for pid in tree:
-            if _alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        """Stop `proc` by PID: `sig` to its process group (it leads one), wait up to
+        `timeout` s for it to exit on its own terms, then TERM/KILL whatever is left
+        of its process tree (descendants that started their own session included)."""
+        tree = _descendants(proc.pid)
+        _signal_group(proc.pid, sig)
         try:
-            return proc.popen.wait(timeout=5)
+            code: Optional[int] = proc.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return None
+            code = None
+        tree += [p for p in _descendants(proc.pid) if p not in tree]
+        for final in (signal.SIGTERM, signal.SIGKILL):
+            _signal_group(proc.pid, final)
+            for pid in tree:
+                if _alive(pid):
+                    try:
+                        os.kill(pid, final)
+                    except ProcessLookupError:
+                        pass
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and any(_alive(p) for p in [proc.pid, *tree]):
+                time.sleep(0.05)
+        if code is None:
+            try:
+                proc.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        return code
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
-            if proc.popen.poll() is None or _descendants(proc.pid):
+            if proc.popen.poll() is None or _descendants(proc.pid) or _group_members(proc.pid):
                 self.stop(proc, timeout=10.0)
 
     def tails(self) -> str:
