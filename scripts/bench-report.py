@@ -112,7 +112,7 @@ def main() -> int:
     w(f"- CPUs (`nproc`): {machine['nproc']}; model (`lscpu`): {machine['cpu_model']}")
     w(f"- Memory: {machine['memory']}")
     w(f"- Kernel: {machine['kernel']}; Rust: {machine['rustc']}")
-    w(f"- Load average when the run started: {machine['loadavg']}")
+    w(f"- Load average (1, 5, 15 min) when the run started: {' '.join(machine['loadavg'])}")
     w("")
     w("**This machine is noisy**: its 2 cores were shared with other builds (up to 8 parallel "
       "workers compiling and testing) during the run. Absolute times are therefore inflated and "
@@ -175,7 +175,7 @@ def main() -> int:
         w("")
     w("## Micro-benchmarks (criterion, one binary: `bench/benches/peers.rs`)")
     w("")
-    w("Command: `cargo bench -p stamen-bench --bench peers -- --noplot " + machine.get("criterion_flags", "") + "`")
+    w("Command: `" + " ".join(["cargo bench -p stamen-bench --bench peers -- --noplot", machine.get("criterion_flags", "")]).strip() + "`")
     w("(release profile of the workspace: `opt-level = \"s\"`, LTO, 1 codegen unit — what ships — for stamen and peers alike).")
     w("")
     w("Median **CPU time of the benchmark thread** per operation (`CLOCK_THREAD_CPUTIME_ID` as "
@@ -289,7 +289,7 @@ def main() -> int:
     w("")
     if py.get("status") == "ok":
         w("`CPU > 80 && MEMORY < 1048576` with `{'CPU': '82.88', 'MEMORY': '524288'}`, `timeit` "
-          "(median of 7 repeats), against a small pure-Python evaluator of the same grammar "
+          "(wall clock, median of 7 repeats), against a small pure-Python evaluator of the same grammar "
           "subset written for this comparison (`scripts/bench-process.py`, no trace, no "
           "OneFlow number rules):")
         w("")
