@@ -110,7 +110,10 @@ def main() -> int:
     w("## Machine")
     w("")
     w(f"- CPUs (`nproc`): {machine['nproc']}; model (`lscpu`): {machine['cpu_model']}")
-    w(f"- Memory: {machine['memory']}")
+    mem = machine["memory"]
+    if mem.endswith(" kB") and mem[:-3].isdigit():
+        mem = f"{int(mem[:-3]) / 1048576:.1f} GiB ({mem} MemTotal)"
+    w(f"- Memory: {mem}")
     w(f"- Kernel: {machine['kernel']}; Rust: {machine['rustc']}")
     w(f"- Load average (1, 5, 15 min) when the run started: {' '.join(machine['loadavg'])}")
     w("")
