@@ -82,6 +82,9 @@ fn parse_error(py: Python<'_>, source: &str, f: ParseFailure) -> PyErr {
 pub(crate) enum Val {
     Null,
     Bool(bool),
+    /// A Python int that fits `i64` (kept exact; Ruby `Integer`).
+    Int(i64),
+    /// Any other number (Ruby `Float`).
     Num(f64),
     Str(String),
     List(Vec<Val>),
@@ -109,7 +112,12 @@ pub(crate) fn to_val(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResu
         Ok(Val::Bool(obj.extract()?))
     } else if obj.is_instance_of::<PyString>() {
         Ok(Val::Str(obj.extract()?))
-    } else if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
+    } else if obj.is_instance_of::<PyInt>() {
+        match obj.extract::<i64>() {
+            Ok(i) => Ok(Val::Int(i)),
+            Err(_) => Ok(Val::Num(obj.extract::<f64>()?)),
+        }
+    } else if obj.is_instance_of::<PyFloat>() {
         Ok(Val::Num(obj.extract::<f64>()?))
     } else if let Ok(d) = obj.cast::<PyDict>() {
         let mut out = Vec::with_capacity(d.len());
@@ -167,7 +175,7 @@ pub(crate) fn kind(v: &Val) -> &'static str {
     match v {
         Val::Null => "None",
         Val::Bool(_) => "a bool",
-        Val::Num(_) => "a number",
+        Val::Int(_) | Val::Num(_) => "a number",
         Val::Str(_) => "a str",
         Val::List(_) => "a list",
         Val::Map(_) => "a dict",
@@ -232,7 +240,7 @@ fn get_in<'v>(section: Option<&'v Val>, name: &str, absent: Lookup<'v>) -> Looku
                 .map_or(Lookup::Missing, Lookup::Text),
             None => Lookup::Missing,
         },
-        Some(Val::List(_)) | Some(Val::Num(_)) => Lookup::BadSection,
+        Some(Val::List(_)) | Some(Val::Int(_)) | Some(Val::Num(_)) => Lookup::BadSection,
     }
 }
 
@@ -241,6 +249,7 @@ fn value_lookup(v: Option<&Val>) -> Lookup<'_> {
         None | Some(Val::Null) | Some(Val::Bool(false)) => Lookup::Missing,
         Some(Val::Bool(true)) => Lookup::NotNumeric,
         Some(Val::Str(s)) => Lookup::Text(s),
+        Some(Val::Int(i)) => Lookup::Number(*i as f64),
         Some(Val::Num(n)) => Lookup::Number(*n),
         Some(Val::Map(m)) if m.is_empty() => Lookup::Empty,
         Some(Val::Map(_)) => Lookup::Nested,

@@ -8,9 +8,10 @@ use stamen_core::policy::lint::{
     lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef,
 };
 use stamen_core::policy::ruby::{float_to_i, str_to_i};
+use stamen_core::policy::time::TimeError;
 use stamen_core::policy::{
-    new_cardinality as core_new_cardinality, Adjustment, AdjustmentType, Bounds, ElasticityPolicy,
-    Schedule,
+    new_cardinality as core_new_cardinality, Adjustment, AdjustmentType, Bounds, CronError,
+    ElasticityPolicy, Inert, RubyException, Schedule,
 };
 
 fn doc_error(path: &str, message: impl std::fmt::Display) -> PyErr {
@@ -23,7 +24,8 @@ fn ruby_class(v: &Val) -> &'static str {
         Val::Null => "nil",
         Val::Bool(true) => "true",
         Val::Bool(false) => "false",
-        Val::Num(_) => "Numeric",
+        Val::Int(_) => "Integer",
+        Val::Num(_) => "Float",
         Val::Str(_) => "String",
         Val::List(_) => "Array",
         Val::Map(_) => "Hash",
@@ -34,6 +36,7 @@ fn ruby_class(v: &Val) -> &'static str {
 fn to_i(v: Option<&Val>, path: &str) -> PyResult<i64> {
     match v {
         None | Some(Val::Null) => Ok(0),
+        Some(Val::Int(i)) => Ok(*i),
         Some(Val::Num(x)) => {
             if x.fract() == 0.0 && x.abs() < 9.2e18 {
                 Ok(*x as i64)
@@ -83,12 +86,125 @@ fn object<'v>(v: &'v Val, path: &str) -> PyResult<&'v Val> {
     }
 }
 
+/// Methods OneFlow calls on policy fields.
+#[derive(Clone, Copy)]
+enum RubyMethod {
+    ToI,
+    Upcase,
+    Empty,
+    Match,
+}
+
+/// The `NoMethodError` OneFlow raises calling `method` on `v` (current Ruby
+/// wording: "undefined method 'to_i' for true", "… for an instance of Array").
+fn no_method(method: RubyMethod, v: &Val) -> RubyException {
+    macro_rules! table {
+        ($name:literal) => {
+            match v {
+                Val::Null => concat!("undefined method '", $name, "' for nil"),
+                Val::Bool(true) => concat!("undefined method '", $name, "' for true"),
+                Val::Bool(false) => concat!("undefined method '", $name, "' for false"),
+                Val::Int(_) => concat!("undefined method '", $name, "' for an instance of Integer"),
+                Val::Num(_) => concat!("undefined method '", $name, "' for an instance of Float"),
+                Val::Str(_) => concat!("undefined method '", $name, "' for an instance of String"),
+                Val::List(_) => concat!("undefined method '", $name, "' for an instance of Array"),
+                Val::Map(_) => concat!("undefined method '", $name, "' for an instance of Hash"),
+            }
+        };
+    }
+    let message = match method {
+        RubyMethod::ToI => table!("to_i"),
+        RubyMethod::Upcase => table!("upcase"),
+        RubyMethod::Empty => table!("empty?"),
+        RubyMethod::Match => table!("match"),
+    };
+    RubyException {
+        class: "NoMethodError",
+        message,
+    }
+}
+
+fn has_to_i(v: Option<&Val>) -> bool {
+    matches!(
+        v,
+        None | Some(Val::Null | Val::Int(_) | Val::Num(_) | Val::Str(_))
+    )
+}
+
+/// Type/adjust/min_adjust_step. Values OneFlow cannot convert make the policy
+/// crash when it fires (`AdjustmentType::Crash`), in OneFlow's order:
+/// `adjust.to_i`, `type.upcase`, then (PERCENTAGE_CHANGE only)
+/// `min_adjust_step.to_i`.
 fn adjustment(p: &Val, path: &str) -> PyResult<Adjustment> {
+    let crash = |e| Adjustment {
+        kind: AdjustmentType::Crash(e),
+        adjust: 0,
+        min_adjust_step: 0,
+    };
+    let adjust = p.get("adjust");
+    if !has_to_i(adjust) {
+        return Ok(crash(no_method(
+            RubyMethod::ToI,
+            adjust.unwrap_or(&Val::Null),
+        )));
+    }
+    let kind = match p.get("type") {
+        None | Some(Val::Null) => AdjustmentType::Missing,
+        Some(Val::Str(name)) => AdjustmentType::from_name(Some(name)),
+        Some(other) => return Ok(crash(no_method(RubyMethod::Upcase, other))),
+    };
+    let step = p.get("min_adjust_step");
+    let min_adjust_step = match (kind, has_to_i(step)) {
+        (_, true) => to_i(step, &format!("{path}.min_adjust_step"))?,
+        (AdjustmentType::PercentageChange, false) => {
+            return Ok(crash(no_method(
+                RubyMethod::ToI,
+                step.unwrap_or(&Val::Null),
+            )))
+        }
+        // Only PERCENTAGE_CHANGE reads it.
+        (_, false) => 0,
+    };
     Ok(Adjustment {
-        kind: AdjustmentType::from_name(opt_str(p.get("type"), &format!("{path}.type"))?),
-        adjust: to_i(p.get("adjust"), &format!("{path}.adjust"))?,
-        min_adjust_step: to_i(p.get("min_adjust_step"), &format!("{path}.min_adjust_step"))?,
+        kind,
+        adjust: to_i(adjust, &format!("{path}.adjust"))?,
+        min_adjust_step,
     })
+}
+
+/// `start_time` / `recurrence` as OneFlow's `scale_time?` reads them: strings
+/// as usual; empty lists/dicts count as empty; numbers and booleans crash
+/// OneFlow (`empty?`), a non-empty list/dict `start_time` crashes it (`match`)
+/// and a non-empty list/dict `recurrence` fails the cron parser (rescued:
+/// never fires).
+fn schedule_of(start: Option<&Val>, recurrence: Option<&Val>) -> Result<Schedule, TimeError> {
+    let empty = |v: &Val| match v {
+        Val::Null => true,
+        Val::Str(s) => s.is_empty(),
+        Val::List(a) => a.is_empty(),
+        Val::Map(o) => o.is_empty(),
+        _ => false,
+    };
+    match start {
+        Some(Val::Str(s)) if !s.is_empty() => return Schedule::from_fields(Some(s), None),
+        Some(v @ (Val::Int(_) | Val::Num(_) | Val::Bool(_))) => {
+            return Ok(Schedule::Crash(no_method(RubyMethod::Empty, v)))
+        }
+        Some(v @ (Val::List(_) | Val::Map(_))) if !empty(v) => {
+            return Ok(Schedule::Crash(no_method(RubyMethod::Match, v)))
+        }
+        _ => {}
+    }
+    match recurrence {
+        Some(Val::Str(r)) => Schedule::from_fields(None, Some(r)),
+        Some(v @ (Val::Int(_) | Val::Num(_) | Val::Bool(_))) => {
+            Ok(Schedule::Crash(no_method(RubyMethod::Empty, v)))
+        }
+        Some(v @ (Val::List(_) | Val::Map(_))) if !empty(v) => {
+            Ok(Schedule::Never(Inert::Cron(CronError::FieldCount)))
+        }
+        _ => Ok(Schedule::Never(Inert::NoSchedule)),
+    }
 }
 
 fn bounds(role: &Val, path: &str) -> PyResult<Bounds> {
@@ -231,14 +347,12 @@ fn read_role(v: &Val, path: &str, role_ref: RoleRef) -> PyResult<RoleIn> {
     for (i, p) in policies(r, "scheduled_policies", path)?.iter().enumerate() {
         let pp = format!("{path}.scheduled_policies[{i}]");
         let p = object(p, &pp)?;
-        let start = opt_str(p.get("start_time"), &format!("{pp}.start_time"))?;
-        let recurrence = opt_str(p.get("recurrence"), &format!("{pp}.recurrence"))?;
         scheduled.push(LintScheduled {
             adjustment: match p.get("adjust") {
                 None | Some(Val::Null) => None,
                 Some(_) => Some(adjustment(p, &pp)?),
             },
-            schedule: Schedule::from_fields(start, recurrence),
+            schedule: schedule_of(p.get("start_time"), p.get("recurrence")),
             cooldown: opt_to_i(p.get("cooldown"), &format!("{pp}.cooldown"))?,
         });
     }

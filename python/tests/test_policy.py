@@ -48,8 +48,17 @@ def test_new_cardinality_reads_like_ruby() -> None:
     with pytest.raises(PolicyError, match="upcase") as info:
         new_cardinality(role, {"adjust": 1})
     assert info.value.ruby_class == "NoMethodError"  # type: ignore[attr-defined]
-    with pytest.raises(PolicyError, match=r"policy\.adjust: expected a number"):
-        new_cardinality(role, {"type": "CHANGE", "adjust": [1]})
+    # Fields OneFlow cannot convert: it crashes when the policy fires.
+    for policy, message in [
+        ({"type": "CHANGE", "adjust": [1]}, "undefined method 'to_i' for an instance of Array"),
+        ({"type": 7, "adjust": 1}, "undefined method 'upcase' for an instance of Integer"),
+        ({"type": "PERCENTAGE_CHANGE", "adjust": 10, "min_adjust_step": True}, "undefined method 'to_i' for true"),
+    ]:
+        with pytest.raises(PolicyError) as crash:
+            new_cardinality(role, policy)
+        assert (crash.value.ruby_class, crash.value.ruby_message) == ("NoMethodError", message)  # type: ignore[attr-defined]
+    # min_adjust_step is only read by PERCENTAGE_CHANGE.
+    assert new_cardinality(role, {"type": "CHANGE", "adjust": 1, "min_adjust_step": [2]}) == 5
 
 
 def reference_new_cardinality(card: int, lo: int, hi: int, kind: str, adjust: int, step: int) -> int:
@@ -134,12 +143,40 @@ def _stamen_bin() -> Path | None:
     return None
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.json")))
-def test_lint_matches_the_cli(example: str) -> None:
+CRASHING = {
+    "roles": [
+        {
+            "name": "supernode", "cardinality": 2, "min_vms": 1, "max_vms": 4,
+            "elasticity_policies": [
+                {"type": "CHANGE", "adjust": True, "expression": "CPU > 1", "period": 10},
+                {"type": ["CHANGE"], "adjust": 1, "expression": "CPU > 2", "period": 10},
+            ],
+            "scheduled_policies": [
+                {"type": "CHANGE", "adjust": 1, "start_time": 1718000000},
+                {"type": "CHANGE", "adjust": 1, "recurrence": ["0", "*"]},
+                {"type": "PERCENTAGE_CHANGE", "adjust": 10, "min_adjust_step": {}, "recurrence": "0 * * * *"},
+            ],
+        }
+    ]
+}
+
+
+def test_lint_reports_fields_oneflow_would_crash_on() -> None:
+    findings = lint_policy(CRASHING)
+    crashing = [f for f in findings if "crash" in f.message.lower()]
+    assert len(crashing) >= 3, findings
+
+
+@pytest.mark.parametrize("example", [*sorted(p.name for p in EXAMPLES.glob("*.json")), "<crashing>"])
+def test_lint_matches_the_cli(example: str, tmp_path: Path) -> None:
     binary = _stamen_bin()
     if binary is None:
         pytest.skip("stamen binary not built (cargo build -p stamen-agent)")
-    path = EXAMPLES / example
+    if example == "<crashing>":
+        path = tmp_path / "crashing.json"
+        path.write_text(json.dumps(CRASHING))
+    else:
+        path = EXAMPLES / example
     out = subprocess.run(
         [str(binary), "policy", "lint", "--json", "--min-fit-clients", "2", "--round-seconds", "60", str(path)],
         capture_output=True, text=True, timeout=60,
