@@ -250,10 +250,19 @@ def main() -> int:
     w("")
     ex = process.get("expr_process", {})
     if ex.get("status") == "ok":
-        v = list(ex["times"].values())[0]
+        v = ex["times"]["stamen expr"]
         w(f"`stamen expr 'CPU > 80 && MEMORY < 1048576' --vars CPU=82.88 MEMORY=524288`: "
           f"{v['median_ms']:.2f} ms wall (median of {v['runs']}), peak RSS {ex['rss_kb']:.0f} KiB; "
           f"output `{ex['stdout'].replace(chr(10), ' ⏎ ')}`. Against OneFlow's Ruby code: {ex['ruby_oneflow']}.")
+        others = {k: t for k, t in ex["times"].items() if k != "stamen expr"}
+        if others:
+            w("")
+            w("| command | wall median | runs | peak RSS median | time ÷ stamen's | RSS ÷ stamen's |")
+            w("|---|---:|---:|---:|---:|---:|")
+            for k, t in ex["times"].items():
+                r = ex["rss_all_kb"][k]
+                w(f"| `{k}` | {t['median_ms']:.2f} ms | {t['runs']} | {r:.0f} KiB | "
+                  f"{t['median_ms'] / v['median_ms']:.1f} | {r / ex['rss_kb']:.1f} |")
     else:
         w(f"`stamen expr` process: not measured ({ex.get('reason', 'not run')}).")
     w("")
