@@ -4,6 +4,11 @@
 
 pub mod cmd_backoff;
 pub mod cmd_context;
+pub mod cmd_expr;
 pub mod cmd_onegate;
+pub mod cmd_policy;
 pub mod ctxfile;
 pub mod onegate;
+pub mod policydoc;
+pub mod policyeval;
+pub mod vmdoc;

@@ -24,6 +24,10 @@ enum Command {
     Context(stamen_agent::cmd_context::Args),
     /// Talk to OneGate (drop-in for the `onegate` client).
     Onegate(stamen_agent::cmd_onegate::Args),
+    /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
+    Expr(stamen_agent::cmd_expr::Args),
+    /// Replay and lint OneFlow elasticity policies.
+    Policy(stamen_agent::cmd_policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +36,7 @@ fn main() -> ExitCode {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
+        Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+        Command::Policy(args) => stamen_agent::cmd_policy::run(args),
     }
 }

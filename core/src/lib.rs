@@ -10,7 +10,9 @@
 
 pub mod backoff;
 pub mod context;
+pub mod expr;
 pub mod form;
 pub mod ipc;
+pub mod policy;
 pub mod rng;
 pub mod status;

@@ -1,0 +1,575 @@
+//! OneFlow role / service JSON documents → `stamen_core::policy` structs.
+//!
+//! OneFlow reads numeric fields with Ruby's `to_i` (so `"adjust": "2"` is 2,
+//! `"2x"` is 2, a missing one is 0) and type names after `upcase`; this module
+//! does the same conversions. Values OneFlow would crash on (`true.to_i`, a
+//! number where a string method is called, …) are reported as errors with the
+//! JSON path of the field.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use stamen_core::policy::ruby::{float_to_i, str_to_i};
+use stamen_core::policy::time::TimeError;
+use stamen_core::policy::{
+    Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState, Schedule,
+    ScheduledPolicy, ScheduledState, Trace, DEFAULT_COOLDOWN,
+};
+
+/// Policies per kind per role the agent's autoscaler holds.
+pub const MAX_POLICIES: usize = 64;
+/// Bytes of `expression_evaluated` per policy.
+pub const TRACE_CAPACITY: usize = 4096;
+
+/// The agent's autoscaler type.
+pub type RoleAutoscaler<'a> = Autoscaler<'a, MAX_POLICIES, TRACE_CAPACITY>;
+
+/// A field that cannot be read the way OneFlow reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocError {
+    /// JSON path of the field, e.g. `$.roles[1].elasticity_policies[0].adjust`.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for DocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for DocError {}
+
+fn err(path: &str, message: impl Into<String>) -> DocError {
+    DocError {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+fn ruby_class(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nil",
+        Value::Bool(true) => "true",
+        Value::Bool(false) => "false",
+        Value::Number(_) => "Integer",
+        Value::String(_) => "String",
+        Value::Array(_) => "Array",
+        Value::Object(_) => "Hash",
+    }
+}
+
+/// Ruby `value.to_i` for a JSON value (`nil` → 0). Booleans, arrays and
+/// objects have no `to_i`: OneFlow would crash, so they are errors.
+pub fn to_i(v: Option<&Value>, path: &str) -> Result<i64, DocError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                Ok(i)
+            } else if n.as_u64().is_some() {
+                Ok(i64::MAX)
+            } else {
+                n.as_f64()
+                    .and_then(float_to_i)
+                    .ok_or_else(|| err(path, "number out of range"))
+            }
+        }
+        Some(Value::String(s)) => Ok(str_to_i(s)),
+        Some(other) => Err(err(
+            path,
+            format!(
+                "expected a number or numeric string, got {} (OneFlow would crash: NoMethodError, undefined method `to_i')",
+                ruby_class(other)
+            ),
+        )),
+    }
+}
+
+/// `to_i` of an optional field: `None` when absent or null.
+pub fn opt_to_i(v: Option<&Value>, path: &str) -> Result<Option<i64>, DocError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        some => to_i(some, path).map(Some),
+    }
+}
+
+fn opt_str<'v>(v: Option<&'v Value>, path: &str, what: &str) -> Result<Option<&'v str>, DocError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(err(
+            path,
+            format!(
+                "{what} must be a string, got {} (OneFlow would crash on it)",
+                ruby_class(other)
+            ),
+        )),
+    }
+}
+
+/// The policy `type` field.
+fn type_of(v: Option<&Value>, path: &str) -> Result<AdjustmentType, DocError> {
+    Ok(AdjustmentType::from_name(opt_str(v, path, "type")?))
+}
+
+/// An elasticity policy as read from JSON, with its original object.
+#[derive(Debug, Clone)]
+pub struct ElasticityDoc {
+    /// The policy object as given (runtime keys included).
+    pub raw: Map<String, Value>,
+    /// `expression` (None when absent or null).
+    pub expression: Option<String>,
+    /// Type/adjust/min_adjust_step.
+    pub adjustment: Adjustment,
+    /// `period`.
+    pub period: i64,
+    /// `period_number`.
+    pub period_number: i64,
+    /// `cooldown`.
+    pub cooldown: Option<i64>,
+    /// Runtime keys present in the input (to resume a run).
+    pub last_eval: Option<i64>,
+    /// `true_evals` given in the input.
+    pub true_evals: Option<i64>,
+}
+
+/// A scheduled policy as read from JSON.
+#[derive(Debug, Clone)]
+pub struct ScheduledDoc {
+    /// The policy object as given.
+    pub raw: Map<String, Value>,
+    /// Type/adjust/min_adjust_step; `None` when `adjust` is missing.
+    pub adjustment: Option<Adjustment>,
+    /// `start_time` (string).
+    pub start_time: Option<String>,
+    /// `recurrence` (string).
+    pub recurrence: Option<String>,
+    /// Timing derived from the two, or why `start_time` is not supported.
+    pub schedule: Result<Schedule, TimeError>,
+    /// `cooldown`.
+    pub cooldown: Option<i64>,
+    /// `last_eval` given in the input.
+    pub last_eval: Option<i64>,
+}
+
+/// A role as read from JSON.
+#[derive(Debug, Clone)]
+pub struct RoleDoc {
+    /// JSON path of the role (`$` or `$.roles[i]`).
+    pub path: String,
+    /// The role object as given.
+    pub raw: Map<String, Value>,
+    /// `name`.
+    pub name: Option<String>,
+    /// `cardinality` (to_i).
+    pub cardinality: i64,
+    /// `min_vms`.
+    pub min_vms: Option<i64>,
+    /// `max_vms`.
+    pub max_vms: Option<i64>,
+    /// `cooldown`.
+    pub cooldown: Option<i64>,
+    /// `elasticity_policies` (None when absent or null).
+    pub elasticity: Option<Vec<ElasticityDoc>>,
+    /// `scheduled_policies` (None when absent or null).
+    pub scheduled: Option<Vec<ScheduledDoc>>,
+}
+
+fn policies<'v>(
+    role: &'v Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'v Vec<Value>>, DocError> {
+    match role.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => Ok(Some(a)),
+        Some(other) => Err(err(
+            &format!("{path}.{key}"),
+            format!("must be an array, got {}", ruby_class(other)),
+        )),
+    }
+}
+
+fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, DocError> {
+    v.as_object()
+        .ok_or_else(|| err(path, format!("must be an object, got {}", ruby_class(v))))
+}
+
+fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError> {
+    Ok(Adjustment {
+        kind: type_of(p.get("type"), &format!("{path}.type"))?,
+        adjust: to_i(p.get("adjust"), &format!("{path}.adjust"))?,
+        min_adjust_step: to_i(p.get("min_adjust_step"), &format!("{path}.min_adjust_step"))?,
+    })
+}
+
+/// Reads one elasticity policy object.
+pub fn elasticity_doc(v: &Value, path: &str) -> Result<ElasticityDoc, DocError> {
+    let p = object(v, path)?;
+    Ok(ElasticityDoc {
+        raw: p.clone(),
+        expression: opt_str(
+            p.get("expression"),
+            &format!("{path}.expression"),
+            "expression",
+        )?
+        .map(str::to_string),
+        adjustment: adjustment(p, path)?,
+        period: to_i(p.get("period"), &format!("{path}.period"))?,
+        period_number: to_i(p.get("period_number"), &format!("{path}.period_number"))?,
+        cooldown: opt_to_i(p.get("cooldown"), &format!("{path}.cooldown"))?,
+        last_eval: opt_to_i(p.get("last_eval"), &format!("{path}.last_eval"))?,
+        true_evals: opt_to_i(p.get("true_evals"), &format!("{path}.true_evals"))?,
+    })
+}
+
+/// Reads one scheduled policy object.
+pub fn scheduled_doc(v: &Value, path: &str) -> Result<ScheduledDoc, DocError> {
+    let p = object(v, path)?;
+    let start_time = opt_str(
+        p.get("start_time"),
+        &format!("{path}.start_time"),
+        "start_time",
+    )?;
+    let recurrence = opt_str(
+        p.get("recurrence"),
+        &format!("{path}.recurrence"),
+        "recurrence",
+    )?;
+    let schedule = Schedule::from_fields(start_time, recurrence);
+    let adjustment = match p.get("adjust") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(adjustment(p, path)?),
+    };
+    Ok(ScheduledDoc {
+        raw: p.clone(),
+        adjustment,
+        start_time: start_time.map(str::to_string),
+        recurrence: recurrence.map(str::to_string),
+        schedule,
+        cooldown: opt_to_i(p.get("cooldown"), &format!("{path}.cooldown"))?,
+        last_eval: opt_to_i(p.get("last_eval"), &format!("{path}.last_eval"))?,
+    })
+}
+
+/// Reads a role object found at `path`.
+pub fn role_doc(v: &Value, path: &str) -> Result<RoleDoc, DocError> {
+    let r = object(v, path)?;
+    let elasticity = match policies(r, "elasticity_policies", path)? {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| elasticity_doc(p, &format!("{path}.elasticity_policies[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let scheduled = match policies(r, "scheduled_policies", path)? {
+        None => None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| scheduled_doc(p, &format!("{path}.scheduled_policies[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok(RoleDoc {
+        path: path.to_string(),
+        raw: r.clone(),
+        name: opt_str(r.get("name"), &format!("{path}.name"), "name")?.map(str::to_string),
+        cardinality: to_i(r.get("cardinality"), &format!("{path}.cardinality"))?,
+        min_vms: opt_to_i(r.get("min_vms"), &format!("{path}.min_vms"))?,
+        max_vms: opt_to_i(r.get("max_vms"), &format!("{path}.max_vms"))?,
+        cooldown: opt_to_i(r.get("cooldown"), &format!("{path}.cooldown"))?,
+        elasticity,
+        scheduled,
+    })
+}
+
+/// Reads either a OneFlow service template (an object with `roles`, possibly
+/// wrapped as `{"DOCUMENT": {"TEMPLATE": {"BODY": …}}}`) or a single role.
+pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
+    let mut body = doc;
+    if let Some(inner) = doc.pointer("/DOCUMENT/TEMPLATE/BODY") {
+        body = inner;
+    }
+    match body.get("roles") {
+        Some(Value::Array(roles)) => roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| role_doc(r, &format!("$.roles[{i}]")))
+            .collect(),
+        Some(other) => Err(err(
+            "$.roles",
+            format!("must be an array, got {}", ruby_class(other)),
+        )),
+        None => Ok(vec![role_doc(body, "$")?]),
+    }
+}
+
+impl RoleDoc {
+    /// Builds the core autoscaler (policies borrow their expressions from `self`).
+    pub fn autoscaler(&self) -> Result<Box<RoleAutoscaler<'_>>, DocError> {
+        let bounds = Bounds {
+            cardinality: self.cardinality,
+            min_vms: self.min_vms,
+            max_vms: self.max_vms,
+        };
+        let mut a = Box::new(Autoscaler::new(bounds, self.cooldown, DEFAULT_COOLDOWN));
+        for (i, p) in self.elasticity.iter().flatten().enumerate() {
+            let policy = ElasticityPolicy {
+                expression: p.expression.as_deref(),
+                adjustment: p.adjustment,
+                period: p.period,
+                period_number: p.period_number,
+                cooldown: p.cooldown,
+            };
+            let state = ElasticityState {
+                last_eval: p.last_eval,
+                true_evals: p.true_evals,
+                expression_evaluated: match p.raw.get("expression_evaluated") {
+                    None => Trace::Absent,
+                    Some(Value::String(s)) => {
+                        Trace::Text(heapless::String::try_from(s.as_str()).map_err(|_| {
+                            err(
+                                &format!(
+                                    "{}.elasticity_policies[{i}].expression_evaluated",
+                                    self.path
+                                ),
+                                "too long",
+                            )
+                        })?)
+                    }
+                    Some(_) => Trace::Null,
+                },
+            };
+            a.add_elasticity(policy, state).map_err(|e| {
+                err(
+                    &format!("{}.elasticity_policies", self.path),
+                    format!("{e} ({MAX_POLICIES})"),
+                )
+            })?;
+        }
+        for (i, p) in self.scheduled.iter().flatten().enumerate() {
+            let schedule = p.schedule.map_err(|e| {
+                err(
+                    &format!("{}.scheduled_policies[{i}].start_time", self.path),
+                    format!("{e}; got {:?}", p.start_time.as_deref().unwrap_or("")),
+                )
+            })?;
+            let policy = ScheduledPolicy {
+                adjustment: p.adjustment,
+                schedule,
+                cooldown: p.cooldown,
+            };
+            a.add_scheduled(
+                policy,
+                ScheduledState {
+                    last_eval: p.last_eval,
+                },
+            )
+            .map_err(|e| {
+                err(
+                    &format!("{}.scheduled_policies", self.path),
+                    format!("{e} ({MAX_POLICIES})"),
+                )
+            })?;
+        }
+        Ok(a)
+    }
+}
+
+/// A JSON value whose objects keep their keys in insertion order when
+/// serialized, to mirror Ruby hashes (runtime keys appear where OneFlow adds
+/// them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A plain value (its own objects print in key order).
+    Value(Value),
+    /// An ordered object.
+    Object(OrderedObject),
+    /// An array of nodes.
+    Array(Vec<Node>),
+}
+
+impl From<Value> for Node {
+    fn from(v: Value) -> Self {
+        Node::Value(v)
+    }
+}
+
+impl Node {
+    /// As a plain `serde_json::Value` (key order lost).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Node::Value(v) => v.clone(),
+            Node::Object(o) => o.to_value(),
+            Node::Array(a) => Value::Array(a.iter().map(Node::to_value).collect()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    /// Reads JSON keeping the key order of every object.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Value(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::Value(Value::from(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Value(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Value(Value::Null))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut out = Vec::new();
+        while let Some(n) = seq.next_element::<Node>()? {
+            out.push(n);
+        }
+        Ok(Node::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut out = OrderedObject::default();
+        while let Some((k, v)) = map.next_entry::<String, Node>()? {
+            out.set(&k, Some(v));
+        }
+        Ok(Node::Object(out))
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Value(v) => v.serialize(s),
+            Node::Object(o) => o.serialize(s),
+            Node::Array(a) => a.serialize(s),
+        }
+    }
+}
+
+/// An object with keys in insertion order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderedObject(pub Vec<(String, Node)>);
+
+impl OrderedObject {
+    /// Sets `key`: replaced in place when present, appended otherwise;
+    /// `None` deletes it.
+    pub fn set(&mut self, key: &str, value: Option<Node>) {
+        let pos = self.0.iter().position(|(k, _)| k == key);
+        match (pos, value) {
+            (Some(i), Some(v)) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = v;
+                }
+            }
+            (None, Some(v)) => self.0.push((key.to_string(), v)),
+            (Some(i), None) => {
+                self.0.remove(i);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets `key` to a plain value.
+    pub fn set_value(&mut self, key: &str, value: Value) {
+        self.set(key, Some(Node::Value(value)));
+    }
+
+    /// As a plain `serde_json::Value` (key order lost).
+    pub fn to_value(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_value()))
+                .collect(),
+        )
+    }
+}
+
+impl From<&Map<String, Value>> for OrderedObject {
+    fn from(m: &Map<String, Value>) -> Self {
+        OrderedObject(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Node::Value(v.clone())))
+                .collect(),
+        )
+    }
+}
+
+impl Serialize for OrderedObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn to_i_like_ruby() {
+        assert_eq!(to_i(Some(&json!("2")), "$"), Ok(2));
+        assert_eq!(to_i(Some(&json!("2x")), "$"), Ok(2));
+        assert_eq!(to_i(Some(&json!(2.9)), "$"), Ok(2));
+        assert_eq!(to_i(None, "$"), Ok(0));
+        assert!(to_i(Some(&json!(true)), "$.adjust").is_err());
+    }
+
+    #[test]
+    fn reads_service_and_single_role() {
+        let svc = json!({"roles": [{"name": "superlink", "cardinality": 1},
+                                   {"name": "client", "cardinality": "2", "min_vms": 1,
+                                    "elasticity_policies": [{"type": "change", "adjust": "1", "expression": "CPU > 1"}]}]});
+        let roles = roles_of(&svc).unwrap_or_default();
+        assert_eq!(roles.len(), 2);
+        assert_eq!(roles.get(1).map(|r| r.cardinality), Some(2));
+        let single = roles_of(&json!({"cardinality": 3})).unwrap_or_default();
+        assert_eq!(single.first().map(|r| r.path.as_str()), Some("$"));
+        let bad = roles_of(&json!({"roles": [{"elasticity_policies": [{"adjust": [1]}]}]}));
+        assert_eq!(
+            bad.err().map(|e| e.path),
+            Some("$.roles[0].elasticity_policies[0].adjust".to_string())
+        );
+    }
+}
