@@ -28,6 +28,8 @@ enum Command {
     Expr(stamen_agent::cmd_expr::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
+    /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
+    Run(stamen_agent::cmd_run::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +40,6 @@ fn main() -> ExitCode {
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
+        Command::Run(args) => stamen_agent::cmd_run::run(args),
     }
 }
