@@ -14,7 +14,10 @@ use stamen_core::context::{
 fn check_addr(text: &str) {
     if let Ok(a) = SuperlinkAddr::parse(text) {
         let s = a.as_str();
-        assert!(!s.starts_with('-'), "an address must not look like an option: {s:?}");
+        assert!(
+            !s.starts_with('-'),
+            "an address must not look like an option: {s:?}"
+        );
         assert!(
             s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)),
@@ -77,7 +80,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((tok, _))) = select_token(Some(text), None, None) {
         assert!(!tok.is_empty());
         assert!(
-            !tok.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()),
+            !tok.bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control()),
             "a token must be one header-safe line"
         );
     }
