@@ -19,11 +19,12 @@ use stamen_core::policy::lint::{
     lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
 };
 use stamen_core::policy::{
-    new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, Source, Trace,
+    new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, RubyException, Source, Trace,
 };
 
 use crate::policydoc::{
-    opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler, RoleDoc,
+    no_method, opt_to_i, role_doc, roles_of, root_path, to_i, DocError, Node, OrderedObject,
+    RoleAutoscaler, RoleDoc, RubyMethod,
 };
 use crate::policyeval::VmsEvaluator;
 
@@ -210,25 +211,44 @@ fn exception_json(class: &str, message: &str) -> Value {
 fn new_cardinality_case(case: &Value, id: Value) -> Result<Node, String> {
     let role = case.get("role").ok_or("$.role: missing")?;
     let policy = case.get("policy").ok_or("$.policy: missing")?;
+    let exception = |e: RubyException| {
+        Node::Value(
+            json!({"id": id, "kind": "new_cardinality", "new_cardinality": null, "status": "exception",
+               "exception": exception_json(e.class, e.message)}),
+        )
+    };
+    // `calculate_new_cardinality` calls `adjust.to_i` first, then the role's
+    // cardinality/max_vms/min_vms `.to_i`, then `type.upcase` (the policy
+    // reader keeps that order for its own fields).
+    if has_to_i(policy.get("adjust")) {
+        for key in ["cardinality", "max_vms", "min_vms"] {
+            if let Some(v) = role.get(key).filter(|v| !has_to_i(Some(v))) {
+                return Ok(exception(no_method(RubyMethod::ToI, v)));
+            }
+        }
+    }
+    let adjustment = crate::policydoc::elasticity_doc(policy, "$.policy")
+        .map_err(|e| e.to_string())?
+        .adjustment;
     let bounds = Bounds {
         cardinality: to_i(role.get("cardinality"), "$.role.cardinality")
             .map_err(|e| e.to_string())?,
         min_vms: opt_to_i(role.get("min_vms"), "$.role.min_vms").map_err(|e| e.to_string())?,
         max_vms: opt_to_i(role.get("max_vms"), "$.role.max_vms").map_err(|e| e.to_string())?,
     };
-    let exception = |class: &str, message: &str| {
-        json!({"id": id, "kind": "new_cardinality", "new_cardinality": null, "status": "exception",
-               "exception": exception_json(class, message)})
-    };
-    // Fields OneFlow converts with `to_i`: values without `to_i` crash it.
-    let adjustment = match crate::policydoc::elasticity_doc(policy, "$.policy") {
-        Ok(p) => p.adjustment,
-        Err(e) => return Ok(Node::Value(exception("NoMethodError", &e.message))),
-    };
-    Ok(Node::Value(match new_cardinality(&bounds, &adjustment) {
-        Ok(n) => json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
-        Err(e) => exception(e.class, e.message),
-    }))
+    Ok(match new_cardinality(&bounds, &adjustment) {
+        Ok(n) => Node::Value(
+            json!({"id": id, "kind": "new_cardinality", "new_cardinality": n, "status": "ok"}),
+        ),
+        Err(e) => exception(e),
+    })
+}
+
+fn has_to_i(v: Option<&Value>) -> bool {
+    matches!(
+        v,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    )
 }
 
 /// Snapshots of one role's policies, keeping Ruby's key order.
@@ -636,14 +656,17 @@ pub fn replay(
 // Lint
 // ---------------------------------------------------------------------------
 
-/// Lints a parsed document; returns the findings in document order.
+/// Lints a parsed document; returns the findings in document order, each with
+/// its JSON path in `doc` (under `$.DOCUMENT.TEMPLATE.BODY` for a wrapped
+/// OneFlow document).
 pub fn lint_document(
     doc: &Value,
     min_fit_clients: Option<i64>,
     round_seconds: Option<i64>,
     known: &[String],
-) -> Result<Vec<Finding>, DocError> {
+) -> Result<Vec<(String, Finding)>, DocError> {
     let roles = roles_of(doc)?;
+    let root = root_path(doc);
     let service =
         doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
     let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
@@ -691,19 +714,39 @@ pub fn lint_document(
         } else {
             RoleRef::Root
         };
-        lint_role(rref, &lr, &opts, &mut |f| findings.push(f.clone()));
+        lint_role(rref, &lr, &opts, &mut |f| {
+            let path = f.location.to_string();
+            let path = format!("{root}{}", path.strip_prefix('$').unwrap_or(&path));
+            findings.push((path, f.clone()));
+        });
     }
     Ok(findings)
 }
 
-fn finding_json(f: &Finding) -> Value {
-    json!({
-        "id": f.id.code(),
-        "severity": f.severity.as_str(),
-        "path": f.location.to_string(),
-        "message": f.message.as_str(),
-        "fix": f.fix,
-    })
+/// One finding as `stamen policy lint --json` prints it.
+#[derive(serde::Serialize)]
+struct FindingOut<'a> {
+    id: &'static str,
+    severity: &'static str,
+    path: &'a str,
+    message: &'a str,
+    fix: &'static str,
+}
+
+fn finding_json((path, f): &(String, Finding)) -> FindingOut<'_> {
+    FindingOut {
+        id: f.id.code(),
+        severity: f.severity.as_str(),
+        path,
+        message: f.message.as_str(),
+        fix: f.fix,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct LintOut<'a> {
+    file: String,
+    findings: Vec<FindingOut<'a>>,
 }
 
 fn lint(a: &LintArgs) -> Result<ExitCode, String> {
@@ -730,18 +773,28 @@ fn lint(a: &LintArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
     };
-    let worst = findings.iter().map(|f| f.severity).max();
+    let worst = findings.iter().map(|(_, f)| f.severity).max();
     if a.json {
-        let list: Vec<Value> = findings.iter().map(finding_json).collect();
+        let out = LintOut {
+            file: a.file.display().to_string(),
+            findings: findings.iter().map(finding_json).collect(),
+        };
         println!(
             "{}",
-            json!({"file": a.file.display().to_string(), "findings": list})
+            serde_json::to_string(&out).map_err(|e| e.to_string())?
         );
     } else if findings.is_empty() {
         println!("{}: no findings", a.file.display());
     } else {
-        for f in &findings {
-            println!("{}: {f}", a.file.display());
+        for (path, f) in &findings {
+            println!(
+                "{}: {} {} {path}: {} (fix: {})",
+                a.file.display(),
+                f.severity.as_str(),
+                f.id.code(),
+                f.message,
+                f.fix
+            );
         }
     }
     Ok(match worst {

@@ -30,6 +30,8 @@ enum Command {
     Policy(stamen_agent::cmd_policy::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
     Run(stamen_agent::cmd_run::Args),
+    /// Local OneGate + OneFlow emulator.
+    Gate(stamen_agent::cmd_gate::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
+        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
     }
 }

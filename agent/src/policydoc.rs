@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 use stamen_core::policy::ruby::{float_to_i, str_to_i};
 use stamen_core::policy::time::TimeError;
 use stamen_core::policy::{
-    Adjustment, AdjustmentType, Autoscaler, Bounds, ElasticityPolicy, ElasticityState, Schedule,
-    ScheduledPolicy, ScheduledState, Trace, DEFAULT_COOLDOWN,
+    Adjustment, AdjustmentType, Autoscaler, Bounds, CronError, ElasticityPolicy, ElasticityState,
+    Inert, RubyException, Schedule, ScheduledPolicy, ScheduledState, Trace, DEFAULT_COOLDOWN,
 };
 
 /// Policies per kind per role the agent's autoscaler holds.
@@ -111,11 +111,6 @@ fn opt_str<'v>(v: Option<&'v Value>, path: &str, what: &str) -> Result<Option<&'
     }
 }
 
-/// The policy `type` field.
-fn type_of(v: Option<&Value>, path: &str) -> Result<AdjustmentType, DocError> {
-    Ok(AdjustmentType::from_name(opt_str(v, path, "type")?))
-}
-
 /// An elasticity policy as read from JSON, with its original object.
 #[derive(Debug, Clone)]
 pub struct ElasticityDoc {
@@ -199,12 +194,133 @@ fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, DocErr
         .ok_or_else(|| err(path, format!("must be an object, got {}", ruby_class(v))))
 }
 
+/// Methods OneFlow calls on policy fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RubyMethod {
+    /// `to_i` (numbers).
+    ToI,
+    /// `upcase` (`type`).
+    Upcase,
+    /// `empty?` (`start_time`, `recurrence`).
+    Empty,
+    /// `match` (`start_time`).
+    Match,
+}
+
+macro_rules! no_method_table {
+    ($m:expr, $v:expr, [$(($method:ident, $name:literal)),*]) => {
+        match ($m, $v) {
+            $(
+                (RubyMethod::$method, Value::Null) => concat!("undefined method '", $name, "' for nil"),
+                (RubyMethod::$method, Value::Bool(true)) => concat!("undefined method '", $name, "' for true"),
+                (RubyMethod::$method, Value::Bool(false)) => concat!("undefined method '", $name, "' for false"),
+                (RubyMethod::$method, Value::Number(n)) if n.is_f64() => concat!("undefined method '", $name, "' for an instance of Float"),
+                (RubyMethod::$method, Value::Number(_)) => concat!("undefined method '", $name, "' for an instance of Integer"),
+                (RubyMethod::$method, Value::String(_)) => concat!("undefined method '", $name, "' for an instance of String"),
+                (RubyMethod::$method, Value::Array(_)) => concat!("undefined method '", $name, "' for an instance of Array"),
+                (RubyMethod::$method, Value::Object(_)) => concat!("undefined method '", $name, "' for an instance of Hash"),
+            )*
+        }
+    };
+}
+
+/// The `NoMethodError` OneFlow raises calling `method` on `v` (current Ruby wording).
+pub fn no_method(method: RubyMethod, v: &Value) -> RubyException {
+    let message = no_method_table!(
+        method,
+        v,
+        [
+            (ToI, "to_i"),
+            (Upcase, "upcase"),
+            (Empty, "empty?"),
+            (Match, "match")
+        ]
+    );
+    RubyException {
+        class: "NoMethodError",
+        message,
+    }
+}
+
+fn has_to_i(v: Option<&Value>) -> bool {
+    matches!(
+        v,
+        None | Some(Value::Null | Value::Number(_) | Value::String(_))
+    )
+}
+
+/// Type/adjust/min_adjust_step. Values OneFlow cannot convert make the policy
+/// crash when it fires (`AdjustmentType::Crash`), in OneFlow's order:
+/// `adjust.to_i`, `type.upcase`, then (PERCENTAGE_CHANGE) `min_adjust_step.to_i`.
 fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError> {
+    let crash = |e| Adjustment {
+        kind: AdjustmentType::Crash(e),
+        adjust: 0,
+        min_adjust_step: 0,
+    };
+    let adjust = p.get("adjust");
+    if !has_to_i(adjust) {
+        return Ok(crash(no_method(
+            RubyMethod::ToI,
+            adjust.unwrap_or(&Value::Null),
+        )));
+    }
+    let kind = match p.get("type") {
+        None | Some(Value::Null) => AdjustmentType::Missing,
+        Some(Value::String(name)) => AdjustmentType::from_name(Some(name)),
+        Some(other) => return Ok(crash(no_method(RubyMethod::Upcase, other))),
+    };
+    let step = p.get("min_adjust_step");
+    let min_adjust_step = match (kind, has_to_i(step)) {
+        (_, true) => to_i(step, &format!("{path}.min_adjust_step"))?,
+        (AdjustmentType::PercentageChange, false) => {
+            return Ok(crash(no_method(
+                RubyMethod::ToI,
+                step.unwrap_or(&Value::Null),
+            )))
+        }
+        // Only PERCENTAGE_CHANGE reads it.
+        (_, false) => 0,
+    };
     Ok(Adjustment {
-        kind: type_of(p.get("type"), &format!("{path}.type"))?,
-        adjust: to_i(p.get("adjust"), &format!("{path}.adjust"))?,
-        min_adjust_step: to_i(p.get("min_adjust_step"), &format!("{path}.min_adjust_step"))?,
+        kind,
+        adjust: to_i(adjust, &format!("{path}.adjust"))?,
+        min_adjust_step,
     })
+}
+
+/// `start_time` / `recurrence` as `scale_time?` reads them: strings as usual;
+/// empty arrays/objects count as empty; other non-strings crash OneFlow
+/// (`empty?` / `match` missing) or make the cron parser fail (rescued).
+fn schedule_of(start: Option<&Value>, recurrence: Option<&Value>) -> Result<Schedule, TimeError> {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    match start {
+        Some(Value::String(s)) if !s.is_empty() => return Schedule::from_fields(Some(s), None),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+            return Ok(Schedule::Crash(no_method(RubyMethod::Empty, v)))
+        }
+        Some(v @ (Value::Array(_) | Value::Object(_))) if !empty(v) => {
+            return Ok(Schedule::Crash(no_method(RubyMethod::Match, v)))
+        }
+        _ => {}
+    }
+    match recurrence {
+        Some(Value::String(r)) => Schedule::from_fields(None, Some(r)),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+            Ok(Schedule::Crash(no_method(RubyMethod::Empty, v)))
+        }
+        Some(v @ (Value::Array(_) | Value::Object(_))) if !empty(v) => {
+            // CronParser.new raises ArgumentError (no `split`), rescued.
+            Ok(Schedule::Never(Inert::Cron(CronError::FieldCount)))
+        }
+        _ => Ok(Schedule::Never(Inert::NoSchedule)),
+    }
 }
 
 /// Reads one elasticity policy object.
@@ -230,17 +346,9 @@ pub fn elasticity_doc(v: &Value, path: &str) -> Result<ElasticityDoc, DocError> 
 /// Reads one scheduled policy object.
 pub fn scheduled_doc(v: &Value, path: &str) -> Result<ScheduledDoc, DocError> {
     let p = object(v, path)?;
-    let start_time = opt_str(
-        p.get("start_time"),
-        &format!("{path}.start_time"),
-        "start_time",
-    )?;
-    let recurrence = opt_str(
-        p.get("recurrence"),
-        &format!("{path}.recurrence"),
-        "recurrence",
-    )?;
-    let schedule = Schedule::from_fields(start_time, recurrence);
+    let start_time = p.get("start_time").and_then(Value::as_str);
+    let recurrence = p.get("recurrence").and_then(Value::as_str);
+    let schedule = schedule_of(p.get("start_time"), p.get("recurrence"));
     let adjustment = match p.get("adjust") {
         None | Some(Value::Null) => None,
         Some(_) => Some(adjustment(p, path)?),
@@ -293,21 +401,29 @@ pub fn role_doc(v: &Value, path: &str) -> Result<RoleDoc, DocError> {
 /// Reads either a OneFlow service template (an object with `roles`, possibly
 /// wrapped as `{"DOCUMENT": {"TEMPLATE": {"BODY": …}}}`) or a single role.
 pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
-    let mut body = doc;
-    if let Some(inner) = doc.pointer("/DOCUMENT/TEMPLATE/BODY") {
-        body = inner;
-    }
+    let root = root_path(doc);
+    let body = doc.pointer("/DOCUMENT/TEMPLATE/BODY").unwrap_or(doc);
     match body.get("roles") {
         Some(Value::Array(roles)) => roles
             .iter()
             .enumerate()
-            .map(|(i, r)| role_doc(r, &format!("$.roles[{i}]")))
+            .map(|(i, r)| role_doc(r, &format!("{root}.roles[{i}]")))
             .collect(),
         Some(other) => Err(err(
-            "$.roles",
+            &format!("{root}.roles"),
             format!("must be an array, got {}", ruby_class(other)),
         )),
-        None => Ok(vec![role_doc(body, "$")?]),
+        None => Ok(vec![role_doc(body, root)?]),
+    }
+}
+
+/// JSON path of the service body: `$.DOCUMENT.TEMPLATE.BODY` for a document as
+/// `oneflow-template show --json` prints it, `$` otherwise.
+pub fn root_path(doc: &Value) -> &'static str {
+    if doc.pointer("/DOCUMENT/TEMPLATE/BODY").is_some() {
+        "$.DOCUMENT.TEMPLATE.BODY"
+    } else {
+        "$"
     }
 }
 
@@ -566,10 +682,10 @@ mod tests {
         assert_eq!(roles.get(1).map(|r| r.cardinality), Some(2));
         let single = roles_of(&json!({"cardinality": 3})).unwrap_or_default();
         assert_eq!(single.first().map(|r| r.path.as_str()), Some("$"));
-        let bad = roles_of(&json!({"roles": [{"elasticity_policies": [{"adjust": [1]}]}]}));
+        let bad = roles_of(&json!({"roles": [{"elasticity_policies": [{"period": [1]}]}]}));
         assert_eq!(
             bad.err().map(|e| e.path),
-            Some("$.roles[0].elasticity_policies[0].adjust".to_string())
+            Some("$.roles[0].elasticity_policies[0].period".to_string())
         );
     }
 }

@@ -2,10 +2,8 @@
 //! (`vars` / `vms`, read with [`crate::vmdoc`]) and the core `Evaluator` that
 //! parses, averages and traces like OneFlow.
 
-use std::fmt::Write as _;
-
 use serde_json::{json, Value};
-use stamen_core::expr::{AvgError, EvalError as ExprEvalError, Expr, ParseError, VmResolver};
+use stamen_core::expr::{scale_rule, AvgError, RuleError, RuleOutcome, VmResolver};
 use stamen_core::policy::{EvalError, Evaluator, RubyException};
 
 use crate::policydoc::TRACE_CAPACITY;
@@ -70,27 +68,15 @@ impl Evaluator<TRACE_CAPACITY> for VmsEvaluator {
         trace: &mut heapless::String<TRACE_CAPACITY>,
     ) -> Result<bool, EvalError> {
         trace.clear();
-        let parsed = match Expr::<'_, EXPR_NODES>::parse(expression) {
-            Ok(e) => e,
-            Err(ParseError::Syntax(e)) => {
-                write!(trace, "{}", e.oneflow_trace()).map_err(|_| EvalError::Capacity)?;
-                return Ok(false);
-            }
-            Err(ParseError::Empty) => return Ok(false),
-            Err(other) => {
-                self.error = Some(format!("expression {expression:?}: {other}"));
-                return Err(EvalError::Capacity);
-            }
-        };
         let docs = self.docs();
         let mut resolver = VmResolver::new(&docs);
-        match parsed.eval_traced(&mut resolver, trace) {
-            Ok(v) => Ok(v),
-            Err(ExprEvalError::Resolve(e)) => Err(EvalError::Exception(ruby_exception(e))),
-            Err(_) => {
-                self.error = Some(format!(
-                    "trace of {expression:?} exceeds {TRACE_CAPACITY} bytes"
-                ));
+        match scale_rule::<_, _, EXPR_NODES>(Some(expression), &mut resolver, trace) {
+            Ok(RuleOutcome::Evaluated(v)) => Ok(v),
+            // The trace holds OneFlow's parse-error text; empty never reaches here.
+            Ok(_) => Ok(false),
+            Err(RuleError::Resolve(e)) => Err(EvalError::Exception(ruby_exception(e))),
+            Err(other) => {
+                self.error = Some(format!("expression {expression:?}: {other}"));
                 Err(EvalError::Capacity)
             }
         }

@@ -259,6 +259,21 @@ fn lint_exit_codes_and_json() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("warning STAMEN-L007 $:"), "{out}");
 
+    // A document as `oneflow-template show --json` prints it: paths under its body.
+    let wrapped = temp_file(
+        "wrapped.json",
+        r#"{"DOCUMENT": {"TEMPLATE": {"BODY": {"roles": [{"cardinality": 2, "max_vms": 3,
+            "elasticity_policies": [{"type": "CHANGE", "adjust": 1, "expression": "CPUU > 1"}]}]}}}}"#,
+    );
+    let (code, out, _) = stamen(&["policy", "lint", wrapped.to_str().unwrap_or(""), "--json"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            r#""path":"$.DOCUMENT.TEMPLATE.BODY.roles[0].elasticity_policies[0].expression""#
+        ),
+        "{out}"
+    );
+
     // Unreadable field types are an error with their path.
     let broken = temp_file("broken.json", r#"{"roles": [{"cardinality": true}]}"#);
     let (code, out, _) = stamen(&["policy", "lint", broken.to_str().unwrap_or("")]);
@@ -321,4 +336,81 @@ fn batch_reports_malformed_cases() {
     assert_eq!(code, 2);
     assert!(out.is_empty());
     assert!(err.contains("cases.jsonl:1: $.kind"), "{err}");
+}
+
+#[test]
+fn new_cardinality_crashes_where_oneflow_does() {
+    let case = |policy: Value| {
+        let c = serde_json::json!({"id": "x", "kind": "new_cardinality",
+            "role": {"cardinality": 2, "min_vms": 1, "max_vms": 5}, "policy": policy});
+        run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null)
+    };
+    let msg = |v: &Value| {
+        v.pointer("/exception/message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let missing_type = case(serde_json::json!({"adjust": 1}));
+    assert_eq!(missing_type["status"], "exception");
+    assert_eq!(msg(&missing_type), "undefined method 'upcase' for nil");
+    assert_eq!(
+        msg(&case(serde_json::json!({"type": "CHANGE", "adjust": true}))),
+        "undefined method 'to_i' for true"
+    );
+    // min_adjust_step is only read by PERCENTAGE_CHANGE.
+    assert_eq!(
+        case(serde_json::json!({"type": "CHANGE", "adjust": 1, "min_adjust_step": [1]}))
+            ["new_cardinality"],
+        3
+    );
+    let pc =
+        case(serde_json::json!({"type": "percentage_change", "adjust": 1, "min_adjust_step": [1]}));
+    assert_eq!(msg(&pc), "undefined method 'to_i' for an instance of Array");
+    // Ruby conversions: "3" and 1.9 read as 3 and 1.
+    let c = serde_json::json!({"id": "y", "kind": "new_cardinality",
+        "role": {"cardinality": "3", "max_vms": 5}, "policy": {"type": "change", "adjust": 1.9}});
+    assert_eq!(
+        run_case(&c)
+            .map(|n| n.to_value()["new_cardinality"].clone())
+            .ok(),
+        Some(Value::from(4))
+    );
+}
+
+#[test]
+fn sequences_crash_where_and_when_oneflow_does() {
+    // A number as start_time: `Integer#empty?` is missing, but only once the
+    // policy is past its first pass.
+    let c = serde_json::json!({"id": "s", "kind": "sequence",
+        "role": {"cardinality": 1, "min_vms": 1, "max_vms": 10,
+                 "scheduled_policies": [{"type": "CARDINALITY", "adjust": 4, "start_time": 1000}]},
+        "ticks": [{"now": 900, "vars": {}}, {"now": 1000, "vars": {}}]});
+    let out = run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null);
+    assert_eq!(out.pointer("/ticks/0/diff"), Some(&Value::from(0)));
+    assert_eq!(
+        out.pointer("/ticks/1/exception/message")
+            .and_then(Value::as_str),
+        Some("undefined method 'empty?' for an instance of Integer")
+    );
+    assert_eq!(out.pointer("/ticks/1/diff"), None);
+    assert_eq!(
+        out.pointer("/ticks/1/scheduled_policies/0/last_eval"),
+        Some(&Value::from(1000))
+    );
+    // `"adjust": true` crashes only when the policy triggers.
+    let c = serde_json::json!({"id": "e", "kind": "sequence",
+        "role": {"cardinality": 1, "min_vms": 1, "max_vms": 10,
+                 "elasticity_policies": [{"expression": "A > 1", "type": "CHANGE", "adjust": true}]},
+        "ticks": [{"now": 10, "vars": {"A": "0"}}, {"now": 20, "vars": {"A": "5"}}]});
+    let out = run_case(&c).map(|n| n.to_value()).unwrap_or(Value::Null);
+    assert_eq!(out.pointer("/ticks/0/diff"), Some(&Value::from(0)));
+    assert_eq!(
+        out.pointer("/ticks/1/exception/message")
+            .and_then(Value::as_str),
+        Some("undefined method 'to_i' for true")
+    );
+    // A role that cannot be read at all is a clear error, not a guess.
+    let c = serde_json::json!({"id": "b", "kind": "sequence", "role": {"cardinality": [1]}, "ticks": []});
+    assert!(run_case(&c).is_err_and(|e| e.contains("$.role.cardinality")));
 }

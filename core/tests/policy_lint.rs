@@ -35,7 +35,7 @@ fn policy(
 fn good_policies() -> [ElasticityPolicy<'static>; 2] {
     [
         policy(
-            "FL_TRAINING_ACTIVE > 0.8 && (CPU > 80 || FL_CLIENT_STATUS == 2)",
+            "FL_TRAINING_ACTIVE > 0.8 && (CPU > 80 || FL_CLIENT_STATUS > 1.5)",
             1,
             60,
             3,
@@ -162,10 +162,13 @@ fn expression_anti_patterns() {
         Some(300),
     )];
     let f = run(&base(&p, &[]), &opts());
-    assert_eq!(ids(&f), ["STAMEN-L005", "STAMEN-L006", "STAMEN-L016"]);
-    assert!(f[0].message.contains("TRAINING"), "{}", f[0].message);
     assert_eq!(
-        f[0].location.to_string(),
+        ids(&f),
+        ["STAMEN-L019", "STAMEN-L005", "STAMEN-L006", "STAMEN-L016"]
+    );
+    assert!(f[1].message.contains("TRAINING"), "{}", f[1].message);
+    assert_eq!(
+        f[1].location.to_string(),
         "$.roles[1].elasticity_policies[0].expression"
     );
     // Parenthesised mixing is fine; lower-case names are looked up upper-cased.
@@ -177,6 +180,29 @@ fn expression_anti_patterns() {
         Some(300),
     )];
     assert_eq!(run(&base(&ok, &[]), &opts()), vec![]);
+}
+
+#[test]
+fn equality_on_an_averaged_status() {
+    for expr in [
+        "FL_CLIENT_STATUS == 2",
+        "2 = fl_training_active",
+        "CPU > 1 && FL_TRAINING_ACTIVE = 1",
+    ] {
+        let p = [policy(expr, 1, 60, 3, Some(300))];
+        let f = run(&base(&p, &[]), &opts());
+        assert_eq!(ids(&f), ["STAMEN-L019"], "{expr}");
+        assert_eq!(f[0].severity, Severity::Info);
+    }
+    for expr in [
+        "FL_CLIENT_STATUS != 3",
+        "FL_CLIENT_STATUS >= 2",
+        "FL_ROUND_NUMBER == 3",
+        "FL_TRAINING_ACTIVE <> 0",
+    ] {
+        let p = [policy(expr, 1, 60, 3, Some(300))];
+        assert_eq!(run(&base(&p, &[]), &opts()), vec![], "{expr}");
+    }
 }
 
 #[test]
@@ -310,4 +336,43 @@ fn single_role_paths_start_at_the_root() {
         out.push(f.location.to_string())
     });
     assert_eq!(out, ["$.elasticity_policies[0].expression"]);
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn lint_never_panics(
+            expr in "\\PC{0,60}",
+            name in prop::option::of("(superlink|supernode|\\PC{0,8})"),
+            card in any::<i64>(), min in prop::option::of(any::<i64>()), max in prop::option::of(any::<i64>()),
+            adjust in any::<i64>(), period in any::<i64>(), period_number in any::<i64>(),
+            cooldown in prop::option::of(any::<i64>()), round in prop::option::of(any::<i64>()),
+            fit in prop::option::of(any::<i64>()), recurrence in "\\PC{0,20}",
+        ) {
+            let kinds = [AdjustmentType::Change, AdjustmentType::Cardinality, AdjustmentType::PercentageChange];
+            let p: Vec<ElasticityPolicy<'_>> = kinds
+                .iter()
+                .map(|k| ElasticityPolicy {
+                    expression: Some(expr.as_str()),
+                    adjustment: Adjustment { kind: *k, adjust, min_adjust_step: 0 },
+                    period,
+                    period_number,
+                    cooldown,
+                })
+                .collect();
+            let s = [LintScheduled {
+                adjustment: Some(change(adjust)),
+                schedule: Schedule::from_fields(None, Some(&recurrence)),
+                cooldown,
+            }];
+            let role = LintRole { name: name.as_deref(), cardinality: card, min_vms: min, max_vms: max, cooldown, elasticity: &p, scheduled: &s };
+            let opts = LintOptions { min_fit_clients: fit, round_seconds: round, extra_attributes: &["X"] };
+            let mut n = 0;
+            lint_role(RoleRef::Root, &role, &opts, &mut |f| { n += 1; assert!(!f.fix.is_empty()); });
+            prop_assert!(n < 1000);
+        }
+    }
 }

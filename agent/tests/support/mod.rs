@@ -203,6 +203,9 @@ fn tls_config() -> Arc<rustls::ServerConfig> {
             .expect("parse test-server.pem");
     let key =
         PrivateKeyDer::from_pem_file(format!("{dir}/test-server.key")).expect("test-server.key");
+    // ureq itself runs on rustls' ring provider; the test server uses the same one.
+    // (rustls 0.23.4x deprecates it in favour of post-quantum defaults.)
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

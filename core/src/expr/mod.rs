@@ -31,12 +31,14 @@ mod eval;
 mod num;
 mod parser;
 mod ruby;
+mod rule;
 mod vms;
 
 use core::fmt;
 
 pub use eval::{EvalError, Resolver};
 pub use ruby::{bytes_to_f, str_to_f, write_ruby_float, RubyFloat};
+pub use rule::{scale_rule, RuleError, RuleOutcome};
 pub use vms::{average, round2, AvgError, Lookup, Section, VmResolver, VmView};
 
 /// Default node capacity of [`Expr`]: enough for 32 comparisons joined by
@@ -134,7 +136,7 @@ pub struct IntLit<'src> {
     text: &'src str,
     neg: bool,
     digits: &'src str,
-    small: Option<i128>,
+    small: Option<i64>,
 }
 
 impl<'src> IntLit<'src> {
@@ -143,8 +145,8 @@ impl<'src> IntLit<'src> {
         self.text
     }
 
-    /// The value if it fits an `i128` (up to 38 digits).
-    pub const fn as_i128(&self) -> Option<i128> {
+    /// The value if it has at most 18 digits.
+    pub const fn as_i64(&self) -> Option<i64> {
         self.small
     }
 

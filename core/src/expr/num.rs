@@ -35,8 +35,8 @@ fn int_int(a: &IntLit<'_>, b: &IntLit<'_>) -> Ordering {
     }
 }
 
-/// 2^127 as an `f64` (exact).
-const TWO_127: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+/// 2^63 as an `f64` (exact).
+const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
 fn int_float(a: &IntLit<'_>, f: f64) -> Option<Ordering> {
     if f.is_nan() {
@@ -49,14 +49,14 @@ fn int_float(a: &IntLit<'_>, f: f64) -> Option<Ordering> {
         return Some(Ordering::Greater);
     }
     if let Some(v) = a.small {
-        if f >= TWO_127 {
+        if f >= TWO_63 {
             return Some(Ordering::Less);
         }
-        if f < -TWO_127 {
+        if f < -TWO_63 {
             return Some(Ordering::Greater);
         }
-        // |f| < 2^127: truncation to i128 is exact, and so is the fraction.
-        let t = f as i128;
+        // |f| ≤ 2^63: truncation to i64 is exact, and so is the fraction.
+        let t = f as i64;
         return Some(match v.cmp(&t) {
             Ordering::Equal => {
                 let frac = f - t as f64;
@@ -65,16 +65,16 @@ fn int_float(a: &IntLit<'_>, f: f64) -> Option<Ordering> {
             o => o,
         });
     }
-    // |a| ≥ 10^38 > 2^126.
+    // |a| ≥ 10^18 (more than 18 digits).
     let f_neg = f < 0.0;
-    if a.neg != f_neg || f.abs() < 1e38 {
+    if a.neg != f_neg || f.abs() < 1e18 {
         return Some(if a.neg {
             Ordering::Less
         } else {
             Ordering::Greater
         });
     }
-    // Same sign, |f| ≥ 1e38 is an integer: compare exact decimal expansions.
+    // Same sign, |f| ≥ 1e18 is an integer: compare exact decimal expansions.
     let mut buf = StackBuf::<320>::new();
     if core::fmt::Write::write_fmt(&mut buf, format_args!("{:.0}", f.abs())).is_err() {
         return None;
@@ -90,8 +90,8 @@ mod tests {
     fn int(text: &'static str) -> IntLit<'static> {
         let neg = text.starts_with('-');
         let digits = text.trim_start_matches('-').trim_start_matches('0');
-        let small = if digits.len() <= 38 {
-            digits.parse::<i128>().ok().or(Some(0))
+        let small = if digits.len() <= 18 {
+            digits.parse::<i64>().ok().or(Some(0))
         } else {
             None
         };
@@ -103,6 +103,8 @@ mod tests {
             small: small.map(|v| if neg { -v } else { v }),
         }
     }
+
+    const TWO_127: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
 
     #[test]
     fn exact_int_float() {

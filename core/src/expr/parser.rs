@@ -10,6 +10,14 @@
 //! exponential re-parsing: `logic_cond` is parsed once and shared by the three
 //! alternatives that start with it.
 //!
+//! One re-invocation still happens with this grammar: when `!` swallows an
+//! expression that stops before a `&`/`|` whose right side fails, every
+//! enclosing level tries that operator again and calls `expression` at the
+//! same index. Treetop answers from its memo (recording nothing); this parser
+//! remembers the indices where `expression` failed and does the same (a
+//! succeeded `expression` is never asked again: the caller would have gone
+//! past it).
+//!
 //! One detail depends on duplicates: Treetop writes `Expected one of X` rather
 //! than `Expected X` when its raw list has several entries, even if they are
 //! all the same terminal (`-A` fails on `[0-9]` in both alternatives of
@@ -37,6 +45,8 @@ struct Parser<'src, const N: usize> {
     /// "one of" whenever its raw list has more than one entry).
     n_raw: usize,
     nodes: heapless::Vec<Node<'src>, N>,
+    /// Start indices where `expression` failed (Treetop's memo of them).
+    failed_expressions: heapless::Vec<usize, N>,
     depth: usize,
     too_complex: bool,
     name_too_long: Option<(usize, usize)>,
@@ -57,6 +67,7 @@ pub(super) fn parse<'src, const N: usize>(
         n_expected: 0,
         n_raw: 0,
         nodes: heapless::Vec::new(),
+        failed_expressions: heapless::Vec::new(),
         depth: 0,
         too_complex: false,
         name_too_long: None,
@@ -188,8 +199,11 @@ impl<'src, const N: usize> Parser<'src, N> {
             self.too_complex = true;
             return None;
         }
-        self.depth += 1;
         let start = self.pos;
+        if self.failed_expressions.contains(&start) {
+            return None;
+        }
+        self.depth += 1;
         let mark = self.nodes.len();
         self.space();
         let r = self.boolean_or_logic();
@@ -201,6 +215,7 @@ impl<'src, const N: usize> Parser<'src, N> {
             None => {
                 self.pos = start;
                 self.nodes.truncate(mark);
+                let _ = self.failed_expressions.push(start);
                 None
             }
         };
@@ -356,9 +371,9 @@ impl<'src, const N: usize> Parser<'src, N> {
                 text
             };
             let digits = magnitude.trim_start_matches('0');
-            let small = if digits.len() <= 38 {
-                digits.bytes().try_fold(0i128, |acc, d| {
-                    acc.checked_mul(10)?.checked_add(i128::from(d - b'0'))
+            let small = if digits.len() <= 18 {
+                digits.bytes().try_fold(0i64, |acc, d| {
+                    acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
                 })
             } else {
                 None

@@ -297,17 +297,24 @@ pub fn bytes_to_f(s: &[u8]) -> f64 {
     strtod(buf, 0).0
 }
 
-/// Significant decimal digits collected by [`strtod`], kept within a fixed
-/// buffer: digits beyond it only shift the exponent and set a sticky flag,
-/// which keeps the final rounding exact (768 digits decide any `f64`).
+/// Significant decimal digits collected by [`strtod`]: up to 19 in a `u64`
+/// (no buffer touched on the common path), then in a fixed buffer where
+/// digits beyond it only shift the exponent and set a sticky flag, which keeps
+/// the final rounding exact (768 digits decide any `f64`).
 struct Digits {
+    m: u64,
+    n: usize,
+    big: Option<BigDigits>,
+}
+
+struct BigDigits {
     buf: [u8; 780],
     len: usize,
     dropped: i64,
     sticky: bool,
 }
 
-impl Digits {
+impl BigDigits {
     fn push(&mut self, d: u8) {
         if self.len < self.buf.len() - 1 {
             if let Some(slot) = self.buf.get_mut(self.len) {
@@ -321,24 +328,65 @@ impl Digits {
             }
         }
     }
+}
+
+impl Digits {
+    const fn new() -> Self {
+        Self {
+            m: 0,
+            n: 0,
+            big: None,
+        }
+    }
+
+    fn push(&mut self, d: u8) {
+        if let Some(big) = &mut self.big {
+            big.push(d);
+            return;
+        }
+        if self.n < 19 {
+            self.m = self.m * 10 + u64::from(d - b'0');
+            self.n += 1;
+            return;
+        }
+        // The first digit is never 0, so `m` has exactly `n` digits.
+        let mut big = BigDigits {
+            buf: [0; 780],
+            len: 0,
+            dropped: 0,
+            sticky: false,
+        };
+        let mut head = StackBuf::<24>::new();
+        let _ = write!(head, "{}", self.m);
+        for &b in head.as_bytes() {
+            big.push(b);
+        }
+        big.push(d);
+        self.big = Some(big);
+    }
 
     /// The value digits × 10^exp, correctly rounded.
-    fn value(&mut self, exp: i64) -> f64 {
-        let exp = exp.saturating_add(self.dropped);
-        let digits = self.buf.get(..self.len).unwrap_or(&[]);
-        // Fast path (Clinger): an exact integer times an exact power of ten.
-        if !self.sticky && self.len <= 15 && (-22..=22).contains(&exp) {
-            let mut m: u64 = 0;
-            for &d in digits {
-                m = m * 10 + u64::from(d - b'0');
+    fn value(&self, exp: i64) -> f64 {
+        let Some(big) = &self.big else {
+            // Fast path (Clinger): an exact integer times an exact power of ten.
+            if self.m < (1 << 53) && (-22..=22).contains(&exp) {
+                let p = POW10[exp.unsigned_abs() as usize];
+                return if exp < 0 {
+                    self.m as f64 / p
+                } else {
+                    self.m as f64 * p
+                };
             }
-            let p = POW10[exp.unsigned_abs() as usize];
-            return if exp < 0 { m as f64 / p } else { m as f64 * p };
-        }
+            let mut text = StackBuf::<48>::new();
+            let _ = write!(text, "{}e{exp}", self.m);
+            return text.as_str().parse::<f64>().unwrap_or(0.0);
+        };
+        let exp = exp.saturating_add(big.dropped);
+        let digits = big.buf.get(..big.len).unwrap_or(&[]);
         let mut text = StackBuf::<{ 780 + 24 }>::new();
         let _ = text.write_str(core::str::from_utf8(digits).unwrap_or("0"));
         let mut exp = exp;
-        if self.sticky {
+        if big.sticky {
             let _ = text.write_char('1');
             exp = exp.saturating_sub(1);
         }
@@ -392,12 +440,7 @@ fn strtod(s: &[u8], start: usize) -> (f64, usize) {
             return (sign(0.0), i);
         }
     }
-    let mut digits = Digits {
-        buf: [0; 780],
-        len: 0,
-        dropped: 0,
-        sticky: false,
-    };
+    let mut digits = Digits::new();
     let mut nd: u64 = 0;
     let mut nf: i64 = 0;
     let mut nz: i64 = 0;

@@ -20,6 +20,10 @@ pub enum AdjustmentType {
     Unknown,
     /// No `type` at all: OneFlow crashes (`nil.upcase`) when the policy fires.
     Missing,
+    /// A field OneFlow reads when the policy fires has a value it cannot
+    /// convert (`"adjust": true`, `"type": 5`, …): it raises this exception
+    /// then.
+    Crash(RubyException),
 }
 
 impl AdjustmentType {
@@ -110,6 +114,7 @@ pub fn new_cardinality(role: &Bounds, policy: &Adjustment) -> Result<i64, RubyEx
         }
         AdjustmentType::Unknown => return Ok(card),
         AdjustmentType::Missing => return Err(MISSING_TYPE),
+        AdjustmentType::Crash(e) => return Err(e),
     };
     Ok(if adjust > 0 && new > max {
         max

@@ -357,7 +357,7 @@ fn scale_time(
     let Some(adjustment) = entry.policy.adjustment else {
         return Ok((0, None));
     };
-    let Some(start) = entry.policy.schedule.planned(last_eval) else {
+    let Some(start) = entry.policy.schedule.planned(last_eval)? else {
         return Ok((0, None));
     };
     if start > last_eval && start <= now {

@@ -22,6 +22,7 @@
 //! | STAMEN-L016 | warning | string-valued FL attribute compared as a number (reads as 0) |
 //! | STAMEN-L017 | info | `period_number` > 1 with `period` 0 (counts OneFlow passes, not seconds) |
 //! | STAMEN-L018 | warning | role `cardinality` outside `[min_vms, max_vms]` |
+//! | STAMEN-L019 | info | `==` on FL_CLIENT_STATUS / FL_TRAINING_ACTIVE: an average equals a status only when every VM has it |
 
 use core::fmt::{self, Write as _};
 
@@ -95,6 +96,8 @@ pub enum LintId {
     PeriodNumberWithoutPeriod,
     /// STAMEN-L018: role cardinality outside its bounds.
     CardinalityOutsideBounds,
+    /// STAMEN-L019: `==` on an averaged FL status.
+    EqualityOnAverage,
 }
 
 impl LintId {
@@ -119,6 +122,7 @@ impl LintId {
             LintId::StringFlAttribute => "STAMEN-L016",
             LintId::PeriodNumberWithoutPeriod => "STAMEN-L017",
             LintId::CardinalityOutsideBounds => "STAMEN-L018",
+            LintId::EqualityOnAverage => "STAMEN-L019",
         }
     }
 }
@@ -288,6 +292,9 @@ pub const KNOWN_ATTRIBUTES: &[&str] = &[
     "PREV_LCM_STATE",
 ];
 
+/// FL attributes whose average is compared with `==` in the seed's policies.
+const AVERAGED_STATUS: &[&str] = &["FL_CLIENT_STATUS", "FL_TRAINING_ACTIVE"];
+
 /// FL attributes whose values are strings (`YES`, a VM id, a version): OneFlow
 /// averages them through `to_f`, so `YES` reads as 0.
 const STRING_FL_ATTRIBUTES: &[&str] = &["FL_NODE_READY", "FL_VERSION"];
@@ -329,7 +336,7 @@ fn is_superlink(name: Option<&str>) -> bool {
 fn direction(adj: &Adjustment, role: &LintRole<'_>) -> i64 {
     match adj.kind {
         AdjustmentType::Change | AdjustmentType::PercentageChange => adj.adjust.signum(),
-        AdjustmentType::Cardinality => (adj.adjust - role.cardinality).signum(),
+        AdjustmentType::Cardinality => adj.adjust.saturating_sub(role.cardinality).signum(),
         _ => 0,
     }
 }
@@ -547,6 +554,16 @@ pub fn lint_role(
                 message(format_args!("{e}")),
                 "use epoch seconds or ISO-8601 such as 2025-06-01T08:00:00Z",
             ),
+            Ok(Schedule::Crash(e)) => emit(
+                LintId::InertSchedule,
+                Severity::Error,
+                FieldRef::Scheduled(i, None),
+                message(format_args!(
+                    "OneFlow crashes on every pass: {}: {}",
+                    e.class, e.message
+                )),
+                "write start_time and recurrence as strings",
+            ),
             Ok(Schedule::Never(inert)) => {
                 let key = match inert {
                     Inert::Cron(_) => "recurrence",
@@ -586,6 +603,16 @@ fn adjustment_checks(
             )),
             "set type to CHANGE, CARDINALITY or PERCENTAGE_CHANGE",
         ),
+        AdjustmentType::Crash(e) => emit(
+            LintId::BadType,
+            Severity::Error,
+            policy,
+            message(format_args!(
+                "OneFlow crashes when this policy fires: {}: {}",
+                e.class, e.message
+            )),
+            "give type a name and adjust/min_adjust_step numbers",
+        ),
         AdjustmentType::Unknown => emit(
             LintId::BadType,
             Severity::Error,
@@ -597,7 +624,7 @@ fn adjustment_checks(
         ),
         _ => {}
     }
-    if adj.adjust == 0 {
+    if adj.adjust == 0 && !matches!(adj.kind, AdjustmentType::Crash(_)) {
         let what = match adj.kind {
             AdjustmentType::PercentageChange => {
                 "PERCENTAGE_CHANGE with adjust 0 removes a VM (0% counts as negative) and ignores min_vms"
@@ -640,6 +667,8 @@ enum Tok<'a> {
     Or,
     Open,
     Close,
+    /// `==` or `=`.
+    Eq,
     Other,
 }
 
@@ -697,6 +726,23 @@ fn next_token<'s>(s: &'s str, pos: &mut usize) -> Option<(usize, Tok<'s>)> {
             }
             return Some((start, Tok::Other));
         }
+        b'=' => {
+            *pos += if b.get(start + 1) == Some(&b'=') {
+                2
+            } else {
+                1
+            };
+            return Some((start, Tok::Eq));
+        }
+        b'!' | b'<' | b'>' => {
+            // `!=`, `<=`, `>=`, `<>` are one operator (not an equality).
+            *pos += if matches!(b.get(start + 1), Some(b'=' | b'>')) {
+                2
+            } else {
+                1
+            };
+            return Some((start, Tok::Other));
+        }
         b'(' => Tok::Open,
         b')' => Tok::Close,
         _ => Tok::Other,
@@ -736,8 +782,30 @@ fn expression_checks(
     let mut seen = [0u8; 32];
     let mut depth = 0usize;
     let mut mixed_reported = false;
+    let mut equality_reported = false;
+    let mut previous: Option<Tok<'_>> = None;
     let mut pos = 0;
     while let Some((at, tok)) = next_token(expr, &mut pos) {
+        let averaged = |t: Option<Tok<'_>>| match t {
+            Some(Tok::Name(n)) => AVERAGED_STATUS.iter().any(|k| k.eq_ignore_ascii_case(n)),
+            _ => false,
+        };
+        let equality = (tok == Tok::Eq && averaged(previous))
+            || (previous == Some(Tok::Eq) && averaged(Some(tok)));
+        if equality && !equality_reported {
+            equality_reported = true;
+            emit(
+                LintId::EqualityOnAverage,
+                Severity::Info,
+                field,
+                message(format_args!(
+                    "== on an FL status averaged over the role's VMs (column {}) holds only when every VM has that value",
+                    at + 1
+                )),
+                "compare the average with a threshold, e.g. FL_TRAINING_ACTIVE > 0.5 for most clients training",
+            );
+        }
+        previous = Some(tok);
         match tok {
             Tok::Open => {
                 depth += 1;
@@ -801,7 +869,7 @@ fn expression_checks(
                     );
                 }
             }
-            Tok::Other => {}
+            Tok::Eq | Tok::Other => {}
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use super::cardinality::RubyException;
 use super::cron::{Cron, CronError};
 use super::ruby::str_to_i;
 use super::time::{parse_iso8601, TimeError};
@@ -17,6 +18,9 @@ pub enum Schedule {
     Cron(Cron),
     /// Never fires: OneFlow rescues an error here and returns 0 every pass.
     Never(Inert),
+    /// OneFlow raises this exception whenever a pass reaches the policy's
+    /// timing (e.g. a number as `start_time`: `Integer#empty?` does not exist).
+    Crash(RubyException),
 }
 
 /// Why a scheduled policy can never fire.
@@ -84,12 +88,14 @@ impl Schedule {
     }
 
     /// The planned time OneFlow computes on a pass whose previous evaluation
-    /// was at `last_eval` (`None` when it would give up for this pass).
-    pub fn planned(&self, last_eval: i64) -> Option<i64> {
+    /// was at `last_eval`: `Ok(None)` when it gives up for this pass, `Err`
+    /// where it crashes.
+    pub fn planned(&self, last_eval: i64) -> Result<Option<i64>, RubyException> {
         match self {
-            Schedule::At(t) => Some(*t),
-            Schedule::Cron(c) => c.next_after(last_eval).ok(),
-            Schedule::Never(_) => None,
+            Schedule::At(t) => Ok(Some(*t)),
+            Schedule::Cron(c) => Ok(c.next_after(last_eval).ok()),
+            Schedule::Never(_) => Ok(None),
+            Schedule::Crash(e) => Err(*e),
         }
     }
 }

@@ -223,7 +223,14 @@ pub fn parse_iso8601(s: &str) -> Result<i64, TimeError> {
         || minute > if hour == 24 { 0 } else { 59 }
         || second > if hour == 24 { 0 } else { 60 }
     {
-        return Err(TimeError::OutOfRange);
+        // Without an offset Ruby's `Time.local` raises. With a non-zero
+        // offset `Time.parse` first shifts the fields arithmetically and may
+        // accept them: not a form worth reproducing.
+        return Err(if offset == 0 {
+            TimeError::OutOfRange
+        } else {
+            TimeError::Unsupported
+        });
     }
     // Ruby's day normalisation (time.c `time_arg`): only February and the
     // 30-day months overflow into the next month.
