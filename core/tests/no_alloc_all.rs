@@ -7,7 +7,8 @@
 //! core is called here — context (both dialects, collect, EdgeConfig,
 //! addresses, node config, token), backoff, rng, status tracker, form, ipc,
 //! expressions (parse, eval, trace, averaging, Ruby floats), policies
-//! (cardinality, cron, ISO-8601, schedule, engine ticks, lint) — on
+//! (cardinality, cron, ISO-8601, schedule, engine ticks through
+//! `scale_rule`, lint) — on
 //! valid and invalid inputs, so error paths (and their `Display`) are
 //! covered too.
 //!
@@ -26,8 +27,8 @@ use stamen_core::context::{
     NodeConfigValue, OnegateEndpoint, Parser, SuperlinkAddr, Var,
 };
 use stamen_core::expr::{
-    average, bytes_to_f, round2, str_to_f, write_ruby_float, Expr, Lookup, ParseError, RubyFloat,
-    Section, VmResolver, VmView,
+    average, bytes_to_f, round2, scale_rule, str_to_f, write_ruby_float, Expr, Lookup, ParseError,
+    RubyFloat, RuleOutcome, Section, VmResolver, VmView,
 };
 use stamen_core::form::{self, UpdateBody};
 use stamen_core::ipc::{self, Report};
@@ -182,15 +183,14 @@ impl Evaluator<128> for CoreEvaluator {
         trace: &mut HString<128>,
     ) -> Result<bool, PolicyEvalError> {
         trace.clear();
-        match Expr::<'_, 64>::parse(expression) {
-            Ok(e) => Ok(e
-                .eval_traced(&mut VmResolver::new(&VMS[..]), trace)
-                .unwrap_or(false)),
-            Err(ParseError::Syntax(s)) => {
-                let _ = write!(trace, "{}", s.oneflow_trace());
-                Ok(false)
+        match scale_rule::<_, _, 64>(Some(expression), &mut VmResolver::new(&VMS[..]), trace) {
+            Ok(RuleOutcome::Evaluated(v)) => Ok(v),
+            Ok(_) => Ok(false),
+            Err(e) => {
+                // Display of the rule error, into a fixed buffer.
+                black_box(shown(&e));
+                Err(PolicyEvalError::Capacity)
             }
-            Err(_) => Err(PolicyEvalError::Capacity),
         }
     }
 }
