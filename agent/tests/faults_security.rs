@@ -7,7 +7,6 @@
 //! emulator's loopback default and token checks: gate_api.rs.)
 mod faults_common;
 mod run_common;
-#[allow(dead_code)]
 mod support;
 
 use faults_common::report;
