@@ -97,5 +97,10 @@ for target, blobs in [
     ("cron_parse", times),
     ("ipc_decode", ipc),
     ("onegate_docs", docs),
+    # ffi_api: a control byte (dialect, scratch size, NULL input, callback
+    # abort point), then the bytes every entry point gets.
+    ("ffi_api", [b"\x80" + c for c in contexts]
+                + [b"\xa1" + e.split(b"\0")[0] for e in exprs[:40]]
+                + [b"\x60" + d for d in ipc]),
 ]:
     print(target, write(target, blobs))
