@@ -48,14 +48,17 @@ pub struct Args {
     /// Resolve once, print the configuration, address and argv, and exit.
     #[arg(long)]
     pub dry_run: bool,
-    /// First delay of the discovery and restart backoffs, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    /// First delay of the discovery and restart backoffs, in ms (at least 10).
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(10..))]
     pub backoff_initial_ms: u64,
-    /// Probe period while the SuperLink answers, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 15_000)]
+    /// Probe period while the SuperLink answers, in ms (at least 100).
+    #[arg(long, value_name = "MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
     pub probe_interval_ms: u64,
-    /// TCP connect timeout of one probe, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 3_000)]
+    /// TCP connect timeout of one probe, in ms (at least 10).
+    #[arg(long, value_name = "MS", default_value_t = 3_000,
+          value_parser = clap::value_parser!(u64).range(10..))]
     pub probe_timeout_ms: u64,
     /// Uptime after which the restart backoff starts over, in ms.
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
@@ -63,14 +66,17 @@ pub struct Args {
     /// Grace period between SIGTERM and SIGKILL when stopping the SuperNode, in ms.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub stop_grace_ms: u64,
-    /// Re-publish the unchanged status this often, in ms.
-    #[arg(long, value_name = "MS", default_value_t = 300_000)]
+    /// Re-publish the unchanged status this often, in ms (at least 1000).
+    #[arg(long, value_name = "MS", default_value_t = 300_000,
+          value_parser = clap::value_parser!(u64).range(1_000..))]
     pub heartbeat_ms: u64,
-    /// Minimum time between two status publishes (bursts are coalesced), in ms.
-    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    /// Minimum time between two status publishes (bursts are coalesced), in ms (at least 100).
+    #[arg(long, value_name = "MS", default_value_t = 2_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
     pub min_publish_interval_ms: u64,
-    /// Timeout of one OneGate request (connect + response), in ms.
-    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    /// Timeout of one OneGate request (connect + response), in ms (at least 100).
+    #[arg(long, value_name = "MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(100..))]
     pub onegate_timeout_ms: u64,
 }
 
@@ -150,7 +156,12 @@ pub fn load(args: &Args) -> Result<Loaded, Vec<String>> {
         settings,
         endpoint,
         source,
-        warnings: ctx.warnings.clone(),
+        warnings: ctx
+            .warnings
+            .iter()
+            .cloned()
+            .chain(ctx.unknown_fl_warnings())
+            .collect(),
         token,
     })
 }
@@ -180,11 +191,11 @@ fn options(args: &Args, template: Vec<String>) -> Options {
         ca_file: args.ca_file.clone(),
         template,
         backoff_base_ms: args.backoff_initial_ms,
-        probe_interval_ms: args.probe_interval_ms.max(1),
-        probe_timeout_ms: args.probe_timeout_ms.max(1),
+        probe_interval_ms: args.probe_interval_ms,
+        probe_timeout_ms: args.probe_timeout_ms,
         stable_ms: args.stable_ms,
         stop_grace_ms: args.stop_grace_ms,
-        heartbeat_ms: args.heartbeat_ms.max(1_000),
+        heartbeat_ms: args.heartbeat_ms,
         min_publish_interval_ms: args.min_publish_interval_ms,
         log_level: args.log_level,
     }

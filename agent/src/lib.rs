@@ -4,12 +4,14 @@
 
 pub mod cmd_backoff;
 pub mod cmd_context;
+pub mod cmd_demo;
 pub mod cmd_expr;
 pub mod cmd_gate;
 pub mod cmd_onegate;
 pub mod cmd_policy;
 pub mod cmd_run;
 pub mod ctxfile;
+pub mod demo;
 pub mod gate;
 pub mod onegate;
 pub mod policydoc;

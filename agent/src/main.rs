@@ -20,29 +20,36 @@ struct Cli {
 enum Command {
     /// Print the retry delays a backoff configuration produces.
     Backoff(stamen_agent::cmd_backoff::Args),
-    /// Validate and show the OpenNebula context.
-    Context(stamen_agent::cmd_context::Args),
     /// Talk to OneGate (drop-in for the `onegate` client).
     Onegate(stamen_agent::cmd_onegate::Args),
     /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
     Expr(stamen_agent::cmd_expr::Args),
+    /// Local OneGate + OneFlow emulator.
+    Gate(stamen_agent::cmd_gate::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
     /// Run the edge daemon: find the SuperLink, supervise the SuperNode, publish FL status.
     Run(stamen_agent::cmd_run::Args),
-    /// Local OneGate + OneFlow emulator.
-    Gate(stamen_agent::cmd_gate::Args),
+    /// Validate and show the OpenNebula context.
+    Context(stamen_agent::cmd_context::Args),
+    // About text: `stamen_agent::cmd_demo::Args`.
+    Demo(stamen_agent::cmd_demo::Args),
+    /// Stand-in SuperNode used by `stamen demo` (internal).
+    #[command(hide = true)]
+    DemoSupernode(stamen_agent::demo::supernode::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
-        Command::Context(args) => stamen_agent::cmd_context::run(&args),
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
-        Command::Gate(a) => stamen_agent::cmd_gate::run(a),
+        Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        Command::Demo(args) => stamen_agent::cmd_demo::run(args),
+        Command::DemoSupernode(args) => stamen_agent::demo::supernode::run(args),
     }
 }

@@ -267,3 +267,93 @@ fn dry_run_discovers_and_prints_argv_without_side_effects() {
     assert!(og.puts().is_empty());
     assert!(!dir.path("s.sock").exists());
 }
+
+#[test]
+fn fixed_backoff_gives_up_after_30_attempts_with_exit_69() {
+    let dir = TempDir::new("fixed");
+    let og = OneGate::start();
+    // No superlink role at all: discovery can never succeed.
+    let ctx = write_context(
+        &dir,
+        &og.endpoint(),
+        &[
+            ("ONEAPP_FL_EDGE_BACKOFF", "fixed"),
+            ("FL_TLS_ENABLED", "NO"),
+        ],
+    );
+    let args = [
+        "--supernode-cmd",
+        "sleep 1",
+        "--backoff-initial-ms",
+        "60",
+        "--min-publish-interval-ms",
+        "200",
+    ];
+    let mut agent = Agent::spawn(&dir, &ctx, &args, &[]);
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(20)),
+        Some(69),
+        "{}",
+        agent.logs()
+    );
+    let logs = agent.logs();
+    assert_eq!(
+        logs.matches("SuperLink not resolved yet; retrying").count(),
+        29,
+        "{logs}"
+    );
+    assert!(
+        logs.contains("SuperLink discovery gave up") && logs.contains("attempts=30"),
+        "{logs}"
+    );
+    // Fixed: every delay is the interval with equal jitter, never more.
+    assert!(delays(&logs, "SuperLink not resolved yet")
+        .iter()
+        .all(|&d| (30..=60).contains(&d)));
+    let services = og
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/service")
+        .count();
+    assert_eq!(services, 30);
+    assert_eq!(
+        og.published().get("FL_CLIENT_STATUS").map(String::as_str),
+        Some("3")
+    );
+}
+
+#[test]
+fn sigterm_during_discovery_exits_promptly() {
+    let dir = TempDir::new("term-disc");
+    let og = OneGate::start();
+    let ctx = write_context(&dir, &og.endpoint(), &[("FL_TLS_ENABLED", "NO")]);
+    // Default 10 s backoff: the agent is sleeping in poll(2) when the signal comes.
+    let mut agent = Agent::spawn(&dir, &ctx, &["--supernode-cmd", "sleep 1"], &[]);
+    assert!(wait_until(Duration::from_secs(5), || agent
+        .logs()
+        .contains("retrying")));
+    let t0 = Instant::now();
+    agent.signal(libc::SIGTERM);
+    assert_eq!(agent.wait_exit(Duration::from_secs(5)), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(child_pids(&dir).is_empty());
+}
+
+#[test]
+fn socket_path_taken_by_a_file_exits_71() {
+    let dir = TempDir::new("sock71");
+    let ctx = write_context(&dir, "http://127.0.0.1:9", &[]);
+    std::fs::write(dir.path("status.sock"), b"not a socket").unwrap();
+    let mut agent = Agent::spawn(&dir, &ctx, &["--supernode-cmd", "sleep 1"], &[]);
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(71));
+    assert!(
+        agent.logs().contains("exists and is not a socket"),
+        "{}",
+        agent.logs()
+    );
+    // The file is left alone.
+    assert_eq!(
+        std::fs::read(dir.path("status.sock")).unwrap(),
+        b"not a socket"
+    );
+}

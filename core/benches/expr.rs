@@ -1,10 +1,87 @@
 //! Expression engine timings: parse + evaluate over 10 VMs, and evaluate a
 //! pre-parsed expression (with and without the trace).
 //!
-//! `cargo bench -p stamen-core --bench expr`
+//! `cargo bench -p stamen-core --bench expr` runs every benchmark twice: with
+//! wall-clock time (criterion's default) and with the thread's CPU time
+//! (`cpu/…`), which stays meaningful on a busy shared machine.
+#![allow(unsafe_code)]
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
+use std::time::Duration;
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+struct CpuTime;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+struct NsFormatter;
+
+impl ValueFormatter for NsFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (div, unit) = if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e3, "µs")
+        } else {
+            (1e6, "ms")
+        };
+        for v in values.iter_mut() {
+            *v /= div;
+        }
+        unit
+    }
+
+    fn scale_throughputs(&self, _: f64, _: &Throughput, values: &mut [f64]) -> &'static str {
+        for v in values.iter_mut() {
+            *v = 1e9 / *v;
+        }
+        "elem/s"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = u64;
+    type Value = Duration;
+
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+
+    fn end(&self, start: u64) -> Duration {
+        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NsFormatter
+    }
+}
 
 use stamen_core::expr::{Expr, Lookup, Section, VmResolver, VmView};
 
@@ -65,22 +142,26 @@ impl core::fmt::Write for Fixed {
 }
 
 fn bench(c: &mut Criterion) {
+    bench_all(c, "");
+}
+
+fn bench_all<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
     let vms = vms();
-    c.bench_function("parse+eval 10 VMs", |b| {
+    c.bench_function(&format!("{prefix}parse+eval 10 VMs"), |b| {
         b.iter(|| {
             let e = Expr::<'_, 16>::parse(black_box(EXPR)).unwrap();
             e.eval(&mut VmResolver::new(black_box(&vms))).unwrap()
         })
     });
     let e = Expr::<'_, 16>::parse(EXPR).unwrap();
-    c.bench_function("eval pre-parsed 10 VMs", |b| {
+    c.bench_function(&format!("{prefix}eval pre-parsed 10 VMs"), |b| {
         b.iter(|| {
             black_box(&e)
                 .eval(&mut VmResolver::new(black_box(&vms)))
                 .unwrap()
         })
     });
-    c.bench_function("eval pre-parsed 10 VMs + trace", |b| {
+    c.bench_function(&format!("{prefix}eval pre-parsed 10 VMs + trace"), |b| {
         b.iter(|| {
             let mut t = Fixed {
                 buf: [0; 256],
@@ -100,10 +181,17 @@ fn bench(c: &mut Criterion) {
             _ => None,
         })
     };
-    c.bench_function("eval pre-parsed, constant resolver", |b| {
-        b.iter(|| black_box(&e).eval(&mut fixed).unwrap())
+    c.bench_function(
+        &format!("{prefix}eval pre-parsed, constant resolver"),
+        |b| b.iter(|| black_box(&e).eval(&mut fixed).unwrap()),
+    );
+    c.bench_function(&format!("{prefix}str_to_f 73.25"), |b| {
+        b.iter(|| stamen_core::expr::str_to_f(black_box("73.25")))
     });
-    c.bench_function("parse only", |b| {
+    c.bench_function(&format!("{prefix}average of CPU over 10 VMs"), |b| {
+        b.iter(|| stamen_core::expr::average(black_box(&vms), black_box("CPU")).unwrap())
+    });
+    c.bench_function(&format!("{prefix}parse only"), |b| {
         b.iter(|| {
             Expr::<'_, 16>::parse(black_box(EXPR))
                 .unwrap()
@@ -114,4 +202,14 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+criterion_group! {
+    name = cpu_benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = bench_cpu
+}
+
+fn bench_cpu(c: &mut Criterion<CpuTime>) {
+    bench_all(c, "cpu/");
+}
+
+criterion_main!(benches, cpu_benches);

@@ -334,26 +334,18 @@ impl Client {
             .transpose()
             .map_err(map_ureq)?;
         let tls = match &config.tls {
-            TlsMode::Verify => TlsConfig::builder().provider(TlsProvider::Rustls).build(),
-            TlsMode::Insecure => TlsConfig::builder()
-                .provider(TlsProvider::Rustls)
-                .disable_verification(true)
-                .build(),
+            TlsMode::Verify if config.endpoint.scheme() == Scheme::Https => {
+                let roots = system_roots(|k| std::env::var_os(k))?;
+                tls_builder()
+                    .root_certs(RootCerts::new_with_certs(&roots))
+                    .build()
+            }
+            // Plain http: no TLS session will ever be built, so no roots are read.
+            TlsMode::Verify => tls_builder().build(),
+            TlsMode::Insecure => tls_builder().disable_verification(true).build(),
             TlsMode::CustomCa(pem) => {
-                let mut certs: Vec<Certificate<'static>> = Vec::new();
-                for item in ureq::tls::parse_pem(pem) {
-                    if let PemItem::Certificate(c) = item.map_err(map_ureq)? {
-                        certs.push(c);
-                    }
-                }
-                if certs.is_empty() {
-                    return Err(OnegateError::InvalidArgument {
-                        what: "CA certificate".to_string(),
-                        reason: "no PEM CERTIFICATE block found".to_string(),
-                    });
-                }
-                TlsConfig::builder()
-                    .provider(TlsProvider::Rustls)
+                let certs = pem_certificates(pem, "CA certificate")?;
+                tls_builder()
                     .root_certs(RootCerts::new_with_certs(&certs))
                     .build()
             }
@@ -541,10 +533,125 @@ impl Client {
     }
 }
 
+/// A TLS configuration on rustls with the ring provider, set explicitly so no
+/// process-wide default is needed.
+fn tls_builder() -> ureq::tls::TlsConfigBuilder {
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+}
+
+/// The certificates of a PEM bundle; an error when it holds none.
+fn pem_certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>, OnegateError> {
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let PemItem::Certificate(c) = item.map_err(map_ureq)? {
+            certs.push(c.to_owned());
+        }
+    }
+    if certs.is_empty() {
+        return Err(OnegateError::InvalidArgument {
+            what: what.to_string(),
+            reason: "no PEM CERTIFICATE block found".to_string(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Where Linux distributions keep the system CA bundle (Debian/Ubuntu/Alpine,
+/// RHEL/Fedora, openSUSE, Alpine/BSD), tried in order after `SSL_CERT_FILE`.
+pub const SYSTEM_CA_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Largest CA bundle read (the Debian bundle is about 0.2 MB).
+const MAX_CA_BUNDLE_BYTES: u64 = 4 << 20;
+
+/// The trust anchors for a verified `https://` OneGate: the bundle named by
+/// `SSL_CERT_FILE`, else the first of [`SYSTEM_CA_BUNDLES`] that exists. The
+/// binary carries no root store of its own (it would add ~0.2 MB to a binary
+/// meant for small edge images); a self-signed OneGate needs `--ca-cert` or the
+/// explicit insecure mode anyway.
+pub fn system_roots(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Vec<Certificate<'static>>, OnegateError> {
+    let explicit = var("SSL_CERT_FILE").filter(|v| !v.is_empty());
+    let candidates: Vec<std::path::PathBuf> = match explicit {
+        Some(p) => vec![p.into()],
+        None => SYSTEM_CA_BUNDLES.iter().map(Into::into).collect(),
+    };
+    for path in &candidates {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && candidates.len() > 1 => continue,
+            Err(e) => {
+                return Err(OnegateError::InvalidArgument {
+                    what: "system CA bundle".to_string(),
+                    reason: format!("{}: {e}", path.display()),
+                })
+            }
+        };
+        let mut pem = Vec::new();
+        io::Read::read_to_end(&mut io::Read::take(file, MAX_CA_BUNDLE_BYTES + 1), &mut pem)
+            .map_err(|e| OnegateError::InvalidArgument {
+                what: "system CA bundle".to_string(),
+                reason: format!("{}: {e}", path.display()),
+            })?;
+        if pem.len() as u64 > MAX_CA_BUNDLE_BYTES {
+            return Err(OnegateError::InvalidArgument {
+                what: "system CA bundle".to_string(),
+                reason: format!(
+                    "{}: larger than {MAX_CA_BUNDLE_BYTES} bytes",
+                    path.display()
+                ),
+            });
+        }
+        return pem_certificates(&pem, &format!("system CA bundle {}", path.display()));
+    }
+    Err(OnegateError::InvalidArgument {
+        what: "system CA bundle".to_string(),
+        reason: format!(
+            "none found (looked in {}); set SSL_CERT_FILE, pass --ca-cert FILE, or opt out of verification explicitly",
+            SYSTEM_CA_BUNDLES.join(", ")
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn system_roots_come_from_ssl_cert_file_or_the_distribution_bundle() {
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/test-ca.pem");
+        let roots = system_roots(|k| (k == "SSL_CERT_FILE").then(|| ca.into())).unwrap();
+        assert_eq!(roots.len(), 1);
+
+        let missing =
+            system_roots(|k| (k == "SSL_CERT_FILE").then(|| "/nonexistent/ca.pem".into()))
+                .unwrap_err()
+                .to_string();
+        assert!(missing.contains("/nonexistent/ca.pem"), "{missing}");
+
+        let not_pem = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let e = system_roots(|k| (k == "SSL_CERT_FILE").then(|| not_pem.into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no PEM CERTIFICATE block"), "{e}");
+
+        // Without SSL_CERT_FILE the distribution bundles are tried in order; on a
+        // machine with none the error names every place it looked.
+        match system_roots(|_| None) {
+            Ok(roots) => assert!(!roots.is_empty()),
+            Err(e) => assert!(e.to_string().contains(SYSTEM_CA_BUNDLES[0]), "{e}"),
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let m: HashMap<String, String> = pairs

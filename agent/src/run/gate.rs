@@ -41,7 +41,9 @@ fn kind(e: &OnegateError) -> GateErrorKind {
         | OnegateError::ConnectionClosed { .. }
         | OnegateError::Timeout { .. }
         | OnegateError::Tls { .. } => GateErrorKind::Unreachable,
-        OnegateError::Server { .. } => GateErrorKind::Server,
+        OnegateError::Server { .. } | OnegateError::UnexpectedStatus { status: 429, .. } => {
+            GateErrorKind::Server
+        }
         OnegateError::Unauthorized { .. } => GateErrorKind::Unauthorized,
         OnegateError::NotFound { .. } => GateErrorKind::NotFound,
         OnegateError::BadJson { .. } | OnegateError::TooLarge { .. } => GateErrorKind::BadResponse,
@@ -53,8 +55,10 @@ fn gate_err(e: OnegateError) -> GateError {
     // The client scrubs the token from server texts; Display never holds it.
     GateError {
         kind: kind(&e),
+        retry_after_ms: e
+            .retry_after()
+            .map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
         detail: e.to_string(),
-        retry_after_ms: None,
     }
 }
 

@@ -79,10 +79,20 @@ impl Log {
         Log { level, journal }
     }
 
-    /// A logger whose style follows `JOURNAL_STREAM` (set by systemd when
-    /// stderr is connected to the journal).
+    /// A logger whose style follows `JOURNAL_STREAM`: systemd sets it to
+    /// `<device>:<inode>` of the journal stream it connected to stdout and
+    /// stderr. The prefix style is used only when stderr still is that
+    /// stream (not when a child inherited the variable but not the stream).
     pub fn from_env(level: Level) -> Self {
-        Log::new(level, std::env::var_os("JOURNAL_STREAM").is_some())
+        use std::os::unix::fs::MetadataExt;
+        let journal = match (
+            std::env::var("JOURNAL_STREAM"),
+            std::fs::metadata("/proc/self/fd/2"),
+        ) {
+            (Ok(v), Ok(m)) => journal_stream_matches(&v, m.dev(), m.ino()),
+            _ => false,
+        };
+        Log::new(level, journal)
     }
 
     /// Change the threshold (used on SIGHUP reload).
@@ -150,6 +160,15 @@ impl Log {
     }
 }
 
+/// Whether `JOURNAL_STREAM`'s `<device>:<inode>` names the file with `dev`
+/// and `ino`.
+fn journal_stream_matches(value: &str, dev: u64, ino: u64) -> bool {
+    match value.split_once(':') {
+        Some((d, i)) => d.parse() == Ok(dev) && i.parse() == Ok(ino),
+        None => false,
+    }
+}
+
 fn push_clean(out: &mut String, s: &str) {
     for c in s.chars() {
         if c.is_control() {
@@ -212,6 +231,15 @@ mod tests {
         let log = Log::new(Level::Info, true);
         assert_eq!(log.format(Level::Error, "boom", &[]), "<3>boom\n");
         assert_eq!(log.format(Level::Info, "up", &[("a", &1)]), "<6>up a=1\n");
+    }
+
+    #[test]
+    fn journal_stream_must_match_stderr() {
+        assert!(journal_stream_matches("8:12345", 8, 12345));
+        assert!(!journal_stream_matches("8:12345", 8, 12346));
+        assert!(!journal_stream_matches("9:12345", 8, 12345));
+        assert!(!journal_stream_matches("", 8, 12345));
+        assert!(!journal_stream_matches("8", 8, 12345));
     }
 
     #[test]

@@ -301,6 +301,8 @@ pub struct Daemon<G: Gate> {
     static_at: u64,
     static_backoff: Backoff,
     tracker: StatusTracker,
+    /// No publish before this time (OneGate's Retry-After).
+    publish_hold_until: u64,
 }
 
 /// A per-process jitter seed (time and PID), so a fleet of agents started
@@ -410,6 +412,7 @@ impl<G: Gate> Daemon<G> {
                 jitter_seed(4),
             ),
             tracker,
+            publish_hold_until: 0,
             settings,
             opts,
             gate,
@@ -496,10 +499,11 @@ impl<G: Gate> Daemon<G> {
         if self.child.is_some() {
             consider(Some(self.probe_at));
         }
+        let hold = self.publish_hold_until;
         if self.static_pending {
-            consider(Some(self.static_at));
+            consider(Some(self.static_at.max(hold)));
         }
-        consider(self.tracker.poll_at());
+        consider(self.tracker.poll_at().map(|t| t.max(hold)));
         w
     }
 
@@ -729,6 +733,9 @@ impl<G: Gate> Daemon<G> {
     }
 
     fn publish_if_due(&mut self, now: u64) {
+        if now < self.publish_hold_until {
+            return;
+        }
         let with_static = self.static_pending && self.static_at <= now;
         // A publish handed out by the tracker is always reported back below.
         let status = self.tracker.poll(now).map(|p| p.status);
@@ -768,6 +775,11 @@ impl<G: Gate> Daemon<G> {
                 if status.is_some() {
                     self.tracker.publish_failed(now);
                     delay = self.tracker.poll_at().map_or(0, |t| t.saturating_sub(now));
+                    if let Some(ra) = e.retry_after_ms.filter(|&ra| ra > delay) {
+                        // The tracker has no hint input; hold publishing instead.
+                        self.publish_hold_until = now.saturating_add(ra);
+                        delay = ra;
+                    }
                     if with_static {
                         // Keep both on one schedule so they travel together.
                         self.static_at = now.saturating_add(delay);

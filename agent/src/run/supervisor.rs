@@ -227,14 +227,22 @@ impl Running {
     }
 
     /// Reap without blocking: `Some(status)` once it has exited.
+    ///
+    /// Before reaping, the rest of its process group (ClientApps it started)
+    /// gets SIGKILL, so a crashed SuperNode leaves no orphans behind for its
+    /// successor. This is done while the exited child is still a zombie:
+    /// its PID, and so the group ID, cannot be reused by then.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if exited_unreaped(self.child.id())? {
+            signal_group(self.child.id() as libc::pid_t, libc::SIGKILL);
+        }
         self.child.try_wait()
     }
 
     /// SIGTERM to the process group, wait up to `grace`, then SIGKILL.
     /// Returns the exit status and whether SIGKILL was needed.
     pub fn stop(mut self, grace: Duration) -> io::Result<(ExitStatus, bool)> {
-        if let Some(st) = self.child.try_wait()? {
+        if let Some(st) = self.try_wait()? {
             return Ok((st, false));
         }
         let pgid = self.child.id() as libc::pid_t;
@@ -252,6 +260,35 @@ impl Running {
         let st = self.child.wait()?;
         Ok((st, true))
     }
+}
+
+/// Whether `pid` (our child) has exited, without reaping it.
+#[allow(unsafe_code)]
+fn exited_unreaped(pid: u32) -> io::Result<bool> {
+    // SAFETY: siginfo_t is plain old data; zeroed is a valid value, and
+    // waitid(2) only writes into the struct we pass. WNOWAIT leaves the
+    // child waitable, so std's `Child::try_wait` still reaps it.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        // ECHILD: already reaped; let try_wait report it.
+        return if e.raw_os_error() == Some(libc::ECHILD) {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    // With WNOHANG and no state change, si_pid stays 0.
+    // SAFETY: reading a field of an initialised siginfo_t.
+    Ok(unsafe { info.si_pid() } != 0)
 }
 
 #[allow(unsafe_code)]
@@ -387,6 +424,44 @@ mod tests {
         let text = String::from_utf8_lossy(&environ);
         assert!(!text.contains("s3cret-token-value"));
         assert!(text.contains("STAMEN_STATUS_SOCKET=/x.sock"));
+    }
+
+    #[test]
+    fn crash_leaves_no_orphans_in_the_group() {
+        // The "SuperNode" starts a long-lived helper, then dies.
+        let dir = std::env::temp_dir().join(format!("stamen-orphan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("helper.pid");
+        let script = format!("sleep 300 & echo $! > {}; exit 7", pidfile.display());
+        let mut r =
+            Running::spawn(&s(&["sh", "-c", &script]), std::path::Path::new("/x.sock")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let st = loop {
+            if let Some(st) = r.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "child did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(st.code(), Some(7));
+        let helper: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            let stat = std::fs::read_to_string(format!("/proc/{helper}/stat")).unwrap_or_default();
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(gone, "helper {helper} survived its SuperNode");
     }
 
     #[test]

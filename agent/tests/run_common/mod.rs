@@ -36,6 +36,8 @@ pub enum Fault {
     Drop,
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Answer this status with `Retry-After: <secs>`.
+    RetryAfter(u16, u64),
 }
 
 #[derive(Clone, Debug)]
@@ -278,6 +280,14 @@ fn handle(mut c: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
             return Ok(());
         }
         Fault::Status(code) => return respond(&mut c, code, "text/plain", "injected failure"),
+        Fault::RetryAfter(code, secs) => {
+            let head = format!(
+                "HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\nRetry-After: {secs}\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
+            );
+            c.write_all(head.as_bytes())?;
+            let _ = c.shutdown(Shutdown::Write);
+            return Ok(());
+        }
         Fault::Garbage => {
             return respond(
                 &mut c,

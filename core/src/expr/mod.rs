@@ -604,6 +604,14 @@ impl<'src, const N: usize> Expr<'src, N> {
     ) -> Self {
         Self { src, nodes, root }
     }
+
+    pub(crate) fn nodes_mut(&mut self) -> &mut heapless::Vec<Node<'src>, N> {
+        &mut self.nodes
+    }
+
+    pub(crate) fn set_root(&mut self, root: NodeId) {
+        self.root = root;
+    }
 }
 
 struct VarIter<'e, 'src, const N: usize> {

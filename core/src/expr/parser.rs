@@ -34,7 +34,7 @@ use super::{
     Terminal, Var, MAX_EXPECTED, MAX_NAME_LEN,
 };
 
-struct Parser<'src, const N: usize> {
+struct Parser<'src, 'e, const N: usize> {
     src: &'src str,
     b: &'src [u8],
     pos: usize,
@@ -44,7 +44,9 @@ struct Parser<'src, const N: usize> {
     /// Failures recorded at `max_fail`, duplicates included (Treetop says
     /// "one of" whenever its raw list has more than one entry).
     n_raw: usize,
-    nodes: heapless::Vec<Node<'src>, N>,
+    nodes: &'e mut heapless::Vec<Node<'src>, N>,
+    /// Bit `t` set when terminal `t` is in `expected`.
+    seen: u32,
     /// Start indices where `expression` failed (Treetop's memo of them).
     failed_expressions: heapless::Vec<usize, N>,
     depth: usize,
@@ -58,6 +60,7 @@ pub(super) fn parse<'src, const N: usize>(
     if src.is_empty() {
         return Err(ParseError::Empty);
     }
+    let mut expr = Expr::from_parts(src, heapless::Vec::new(), NodeId(0));
     let mut p = Parser::<N> {
         src,
         b: src.as_bytes(),
@@ -66,7 +69,8 @@ pub(super) fn parse<'src, const N: usize>(
         expected: [Terminal::Space; MAX_EXPECTED],
         n_expected: 0,
         n_raw: 0,
-        nodes: heapless::Vec::new(),
+        nodes: expr.nodes_mut(),
+        seen: 0,
         failed_expressions: heapless::Vec::new(),
         depth: 0,
         too_complex: false,
@@ -81,7 +85,8 @@ pub(super) fn parse<'src, const N: usize>(
             if let Some((offset, len)) = p.name_too_long {
                 return Err(ParseError::NameTooLong { offset, len });
             }
-            Ok(Expr::from_parts(src, p.nodes, root))
+            expr.set_root(root);
+            Ok(expr)
         }
         _ => {
             let after_from = if root.is_some() {
@@ -121,7 +126,7 @@ const fn is_digit(b: u8) -> bool {
     b.is_ascii_digit()
 }
 
-impl<'src, const N: usize> Parser<'src, N> {
+impl<'src, const N: usize> Parser<'src, '_, N> {
     /// Treetop's `terminal_parse_failure` at the current index.
     fn fail(&mut self, t: Terminal) {
         if self.pos < self.max_fail {
@@ -131,10 +136,12 @@ impl<'src, const N: usize> Parser<'src, N> {
             self.max_fail = self.pos;
             self.n_expected = 0;
             self.n_raw = 0;
+            self.seen = 0;
         }
         self.n_raw = self.n_raw.saturating_add(1);
-        let seen = self.expected.get(..self.n_expected).unwrap_or(&[]);
-        if !seen.contains(&t) {
+        let bit = 1u32 << (t as u32 & 31);
+        if self.seen & bit == 0 {
+            self.seen |= bit;
             if let Some(slot) = self.expected.get_mut(self.n_expected) {
                 *slot = t;
                 self.n_expected += 1;
@@ -143,11 +150,17 @@ impl<'src, const N: usize> Parser<'src, N> {
     }
 
     fn lit(&mut self, s: &[u8], t: Terminal) -> bool {
-        if self
-            .b
-            .get(self.pos..)
-            .is_some_and(|rest| rest.starts_with(s))
-        {
+        let at = |i: usize| self.b.get(self.pos + i);
+        // Terminals are one or two bytes: compare inline (no memcmp call).
+        let matched = match s {
+            [a] => at(0) == Some(a),
+            [a, b] => at(0) == Some(a) && at(1) == Some(b),
+            _ => self
+                .b
+                .get(self.pos..)
+                .is_some_and(|rest| rest.starts_with(s)),
+        };
+        if matched {
             self.pos += s.len();
             true
         } else {

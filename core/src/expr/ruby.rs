@@ -143,6 +143,47 @@ pub fn write_ruby_float<W: Write + ?Sized>(w: &mut W, x: f64) -> fmt::Result {
     }
 }
 
+/// The common case, `-?[0-9]+(\.[0-9]+)?` with at most 15 significant digits
+/// and 22 decimals: exact integer over an exact power of ten, one rounding —
+/// the same value `strtod` gives. `None` for anything else.
+fn plain_decimal(s: &[u8]) -> Option<f64> {
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let mut m: u64 = 0;
+    let mut significant = 0u32;
+    let mut decimals = 0usize;
+    let mut int_digits = 0usize;
+    let mut dot = false;
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                if m != 0 || b != b'0' {
+                    significant += 1;
+                    if significant > 15 {
+                        return None;
+                    }
+                }
+                m = m * 10 + u64::from(b - b'0');
+                if dot {
+                    decimals += 1;
+                } else {
+                    int_digits += 1;
+                }
+            }
+            b'.' if !dot && int_digits > 0 => dot = true,
+            _ => return None,
+        }
+    }
+    if int_digits == 0 || (dot && decimals == 0) {
+        return None;
+    }
+    let p = POW10.get(decimals).copied()?;
+    let x = m as f64 / p;
+    Some(if neg { -x } else { x })
+}
+
 const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
@@ -171,6 +212,9 @@ pub fn str_to_f(s: &str) -> f64 {
 
 /// [`str_to_f`] on raw bytes (the text is treated as ASCII; a NUL ends it).
 pub fn bytes_to_f(s: &[u8]) -> f64 {
+    if let Some(x) = plain_decimal(s) {
+        return x;
+    }
     let s = match s.iter().position(|&b| b == 0) {
         Some(nul) => s.get(..nul).unwrap_or(&[]),
         None => s,
@@ -370,7 +414,10 @@ impl Digits {
         let Some(big) = &self.big else {
             // Fast path (Clinger): an exact integer times an exact power of ten.
             if self.m < (1 << 53) && (-22..=22).contains(&exp) {
-                let p = POW10[exp.unsigned_abs() as usize];
+                let p = POW10
+                    .get(exp.unsigned_abs() as usize)
+                    .copied()
+                    .unwrap_or(1.0);
                 return if exp < 0 {
                     self.m as f64 / p
                 } else {
@@ -555,7 +602,7 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
     if let Some(mut v) = first {
         loop {
             adj += aadj * f64::from(v);
-            nd0 += 4;
+            nd0 = nd0.saturating_add(4);
             aadj /= 16.0;
             i += 1;
             match hex_val(at(i)) {
@@ -571,7 +618,7 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
         if nd0 < 0 {
             while at(i) == b'0' {
                 i += 1;
-                nd0 -= 4;
+                nd0 = nd0.saturating_sub(4);
             }
         }
         while let Some(v) = hex_val(at(i)) {
@@ -605,16 +652,18 @@ fn hex(s: &[u8], mut i: usize) -> Option<(f64, usize)> {
         }
         let mut nd: i64 = 0;
         while at(i).is_ascii_digit() {
-            nd = nd * 10 + i64::from(at(i) - b'0');
+            nd = nd
+                .saturating_mul(10)
+                .saturating_add(i64::from(at(i) - b'0'));
             i += 1;
-            if nd + dsign * nd0 > 2095 {
+            if nd.saturating_add(dsign.saturating_mul(nd0)) > 2095 {
                 while at(i).is_ascii_digit() {
                     i += 1;
                 }
                 break;
             }
         }
-        nd0 += nd * dsign;
+        nd0 = nd0.saturating_add(nd.saturating_mul(dsign));
     } else if dsign_frac {
         return None;
     }
@@ -745,6 +794,18 @@ mod tests {
                 "{text:?}: got {got:e}, want {want:e}"
             );
         }
+    }
+
+    #[test]
+    fn to_f_huge_hex_exponents_do_not_overflow() {
+        let mut text = [b'1'; 3000];
+        text[..3].copy_from_slice(b"-0x");
+        text[2000..2002].copy_from_slice(b"p-");
+        let t = core::str::from_utf8(&text).unwrap();
+        assert!(str_to_f(t) <= 0.0);
+        text[2001] = b'+';
+        let t = core::str::from_utf8(&text).unwrap();
+        assert_eq!(str_to_f(t), f64::NEG_INFINITY);
     }
 
     #[test]

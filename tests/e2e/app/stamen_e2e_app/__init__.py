@@ -1,0 +1,1 @@
+"""Tiny numpy FedAvg app for stamen's end-to-end test."""
