@@ -560,6 +560,18 @@ fn every_core_entry_point_is_allocation_free() {
                 work += tick.decision.diff.unsigned_abs();
             }
         }
+        // The two halves of a tick, called separately.
+        for i in 30..40 {
+            match role.scale(1_700_000_000 + i * 60, &mut CoreEvaluator) {
+                Ok(d) => {
+                    work += d.diff.unsigned_abs();
+                    if let Err(e) = role.apply(&d, i % 2 == 0) {
+                        work += shown(&e) as u64;
+                    }
+                }
+                Err(e) => work += shown(&e) as u64,
+            }
+        }
 
         stage("policy::lint_role");
         let bad = [ElasticityPolicy {
