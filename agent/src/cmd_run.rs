@@ -78,6 +78,13 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(100..))]
     pub onegate_timeout_ms: u64,
+    /// Trust this CA (PEM) for an https:// OneGate instead of the system bundle.
+    #[arg(long, value_name = "FILE", conflicts_with = "onegate_insecure_tls")]
+    pub onegate_ca_cert: Option<PathBuf>,
+    /// Do not verify the certificate of an https:// OneGate (explicit opt-out;
+    /// OneGate often runs with a self-signed certificate).
+    #[arg(long)]
+    pub onegate_insecure_tls: bool,
 }
 
 /// Context values `run` needs besides [`EdgeSettings`].
@@ -167,13 +174,36 @@ pub fn load(args: &Args) -> Result<Loaded, Vec<String>> {
 }
 
 fn make_gate(l: &Loaded, args: &Args) -> Result<OneGateGate, Vec<String>> {
-    OneGateGate::new(
+    let tls = if args.onegate_insecure_tls {
+        crate::onegate::TlsMode::Insecure
+    } else if let Some(path) = &args.onegate_ca_cert {
+        let pem = read_bounded(path, 1 << 20)
+            .map_err(|e| vec![format!("--onegate-ca-cert {}: {e}", path.display())])?;
+        crate::onegate::TlsMode::CustomCa(pem)
+    } else {
+        crate::onegate::TlsMode::Verify
+    };
+    OneGateGate::with_tls(
         &l.endpoint,
         &l.settings.vmid,
         l.token.expose(),
         Duration::from_millis(args.onegate_timeout_ms),
+        tls,
     )
     .map_err(|e| vec![e])
+}
+
+/// Reads at most `limit` bytes of `path`; a larger file is an error.
+fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {limit} bytes")));
+    }
+    Ok(buf)
 }
 
 fn options(args: &Args, template: Vec<String>) -> Options {

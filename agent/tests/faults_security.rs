@@ -252,3 +252,42 @@ fn https_onegate_is_verified_by_default() {
     agent.signal(libc::SIGTERM);
     assert_eq!(agent.wait_exit(Duration::from_secs(15)), Some(0));
 }
+
+/// The explicit ways past verification: a given CA (`--onegate-ca-cert`) and
+/// the opt-out (`--onegate-insecure-tls`). Either way the agent's requests now
+/// reach the self-signed OneGate, which the default refuses (test above).
+#[test]
+fn https_onegate_trusts_a_given_ca_or_the_explicit_opt_out() {
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/test-ca.pem");
+    for flags in [
+        vec!["--onegate-ca-cert", ca],
+        vec!["--onegate-insecure-tls"],
+    ] {
+        let dir = TempDir::new("tls-opt");
+        let sl = SuperLink::start();
+        let server = support::TestServer::start_tls(vec![support::Reply::text(200, ""); 8]);
+        let ctx = write_context(
+            &dir,
+            &server.url(),
+            &[
+                ("ONEAPP_FL_SUPERLINK_ADDRESS", sl.addr.as_str()),
+                ("ONEAPP_FL_TLS_ENABLED", "NO"),
+            ],
+        );
+        let cmd = recording_stand_in(&dir);
+        let mut argv = vec!["--supernode-cmd", cmd.as_str()];
+        argv.extend(flags.iter().copied());
+        let args = fast_args(&argv);
+        let mut agent = Agent::spawn(&dir, &ctx, &refs(&args), &[]);
+        assert!(
+            wait_until(Duration::from_secs(10), || server
+                .requests()
+                .iter()
+                .any(|r| r.method == "PUT" && r.path() == "/vm")),
+            "{flags:?}: no PUT /vm reached the TLS server\n{}",
+            agent.logs()
+        );
+        agent.signal(libc::SIGTERM);
+        assert_eq!(agent.wait_exit(Duration::from_secs(15)), Some(0));
+    }
+}

@@ -17,11 +17,25 @@ pub struct OneGateGate {
 }
 
 impl OneGateGate {
-    /// A client for `endpoint` with one `timeout` for every phase of a call.
+    /// A client for `endpoint` with one `timeout` for every phase of a call,
+    /// verifying an `https://` OneGate against the system CA bundle.
     pub fn new(endpoint: &str, vmid: &str, token: &str, timeout: Duration) -> Result<Self, String> {
+        Self::with_tls(endpoint, vmid, token, timeout, onegate::TlsMode::Verify)
+    }
+
+    /// [`OneGateGate::new`] with an explicit certificate policy for an
+    /// `https://` OneGate (a given CA, or the explicit opt-out).
+    pub fn with_tls(
+        endpoint: &str,
+        vmid: &str,
+        token: &str,
+        timeout: Duration,
+        tls: onegate::TlsMode,
+    ) -> Result<Self, String> {
         let ep = onegate::Endpoint::parse(endpoint).map_err(|e| e.to_string())?;
         let token = onegate::Token::new(token).map_err(|e| e.to_string())?;
         let mut cfg = ClientConfig::new(ep, Some(vmid.to_string()), Some(token));
+        cfg.tls = tls;
         cfg.timeouts = Timeouts {
             connect: timeout,
             read: timeout,

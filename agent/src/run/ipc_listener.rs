@@ -50,7 +50,10 @@ impl StatusSocket {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let sock = UnixDatagram::bind(path)?;
+        // Bind under a umask that already yields SOCKET_MODE, so the socket
+        // never exists with wider permissions; the chmod below then only
+        // widens a stricter process umask back to the documented mode.
+        let sock = with_umask(0o777 & !SOCKET_MODE, || UnixDatagram::bind(path))?;
         sock.set_nonblocking(true)?;
         fs::set_permissions(path, fs::Permissions::from_mode(SOCKET_MODE))?;
         Ok(StatusSocket {
@@ -89,6 +92,18 @@ impl Drop for StatusSocket {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Runs `f` with the process umask set to `mask`, then restores it. The
+/// daemon binds its socket on its only thread, before any child starts.
+#[allow(unsafe_code)]
+fn with_umask<T>(mask: libc::mode_t, f: impl FnOnce() -> T) -> T {
+    // SAFETY: umask(2) cannot fail and only swaps the process file-mode mask.
+    let old = unsafe { libc::umask(mask) };
+    let out = f();
+    // SAFETY: as above; restores the previous mask.
+    unsafe { libc::umask(old) };
+    out
 }
 
 #[cfg(test)]
