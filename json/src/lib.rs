@@ -61,3 +61,78 @@ impl Dialect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::policydoc::{roles_in, roles_of};
+    use super::vmdoc::VmDoc;
+    use super::Dialect;
+    use serde_json::json;
+
+    fn message(doc: &serde_json::Value, d: Dialect) -> String {
+        roles_in(doc, "$", d)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn each_dialect_names_types_its_own_way() {
+        let doc = json!({"roles": {}});
+        assert_eq!(
+            message(&doc, Dialect::Json),
+            "$.roles: must be an array, got Hash"
+        );
+        assert_eq!(
+            message(&doc, Dialect::Python),
+            "$.roles: must be a list, got a dict"
+        );
+        let doc = json!({"roles": [[1]]});
+        assert_eq!(
+            message(&doc, Dialect::Json),
+            "$.roles[0]: must be an object, got Array"
+        );
+        assert_eq!(
+            message(&doc, Dialect::Python),
+            "$.roles[0]: expected a dict, got a list"
+        );
+        let doc = json!({"name": 2.5});
+        assert_eq!(
+            message(&doc, Dialect::Json),
+            "$.name: name must be a string, got Integer (OneFlow would crash on it)"
+        );
+        assert_eq!(
+            message(&doc, Dialect::Python),
+            "$.name: must be a string, got Float (OneFlow would crash on it)"
+        );
+    }
+
+    #[test]
+    fn runtime_keys_are_read_for_the_cli_only() {
+        let doc = json!({"elasticity_policies": [{"adjust": 1, "last_eval": true}]});
+        assert_eq!(
+            roles_of(&doc).err().map(|e| e.path),
+            Some("$.elasticity_policies[0].last_eval".to_string())
+        );
+        assert!(roles_in(&doc, "$", Dialect::Python).is_ok());
+    }
+
+    #[test]
+    fn the_first_bad_vm_key_in_the_callers_order_is_reported() {
+        let vm = json!({"STAT": "3", "IN_POOL": "no"});
+        let path = |order: Option<&[String]>| {
+            VmDoc::new_in(&vm, 0, "vms[0]", Dialect::Python, order)
+                .err()
+                .map(|e| e.path)
+        };
+        // serde_json objects are sorted: IN_POOL first.
+        assert_eq!(path(None), Some("vms[0].IN_POOL".to_string()));
+        let written = ["STAT".to_string(), "IN_POOL".to_string()];
+        assert_eq!(path(Some(&written)), Some("vms[0].STAT".to_string()));
+        let e = VmDoc::new_in(&json!([]), 0, "vms[0]", Dialect::Python, None).err();
+        assert_eq!(
+            e.map(|e| e.to_string()),
+            Some("vms[0]: expected a VM dict, got a list".to_string())
+        );
+    }
+}
