@@ -135,6 +135,7 @@ pub(crate) fn lint_policy(
     let extra_attributes = extra_attributes.unwrap_or_default();
     let doc = to_doc(doc, "$")?;
     let roles = roles_in(&doc, "$", Dialect::Python).map_err(doc_error)?;
+    // From the body alone (the CLI also looks at a top-level `roles`).
     let service = body_of(&doc).get("roles").is_some();
     Ok(py.detach(move || {
         let extra: Vec<&str> = extra_attributes.iter().map(String::as_str).collect();
