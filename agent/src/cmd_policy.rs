@@ -15,16 +15,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
-use stamen_core::policy::lint::{
-    lint_role, Finding, LintOptions, LintRole, LintScheduled, RoleRef, Severity,
-};
+use stamen_core::policy::lint::{Finding, Severity};
 use stamen_core::policy::{
-    new_cardinality, Adjustment, Bounds, ElasticityPolicy, EvalError, RubyException, Source, Trace,
+    new_cardinality, Adjustment, Bounds, EvalError, RubyException, Source, Trace,
 };
 
 use crate::policydoc::{
-    no_method, opt_to_i, role_doc, roles_of, root_path, to_i, DocError, Node, OrderedObject,
-    RoleAutoscaler, RoleDoc, RubyMethod,
+    no_method, opt_to_i, role_doc, roles_of, to_i, DocError, Node, OrderedObject, RoleAutoscaler,
+    RoleDoc, RubyMethod,
 };
 use crate::policyeval::VmsEvaluator;
 
@@ -656,72 +654,7 @@ pub fn replay(
 // Lint
 // ---------------------------------------------------------------------------
 
-/// Lints a parsed document; returns the findings in document order, each with
-/// its JSON path in `doc` (under `$.DOCUMENT.TEMPLATE.BODY` for a wrapped
-/// OneFlow document).
-pub fn lint_document(
-    doc: &Value,
-    min_fit_clients: Option<i64>,
-    round_seconds: Option<i64>,
-    known: &[String],
-) -> Result<Vec<(String, Finding)>, DocError> {
-    let roles = roles_of(doc)?;
-    let root = root_path(doc);
-    let service =
-        doc.get("roles").is_some() || doc.pointer("/DOCUMENT/TEMPLATE/BODY/roles").is_some();
-    let extra: Vec<String> = known.iter().map(|k| k.to_ascii_uppercase()).collect();
-    let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let opts = LintOptions {
-        min_fit_clients,
-        round_seconds,
-        extra_attributes: &extra_refs,
-    };
-    let mut findings = Vec::new();
-    for (i, r) in roles.iter().enumerate() {
-        let elasticity: Vec<ElasticityPolicy<'_>> = r
-            .elasticity
-            .iter()
-            .flatten()
-            .map(|p| ElasticityPolicy {
-                expression: p.expression.as_deref(),
-                adjustment: p.adjustment,
-                period: p.period,
-                period_number: p.period_number,
-                cooldown: p.cooldown,
-            })
-            .collect();
-        let scheduled: Vec<LintScheduled> = r
-            .scheduled
-            .iter()
-            .flatten()
-            .map(|s| LintScheduled {
-                adjustment: s.adjustment,
-                schedule: s.schedule,
-                cooldown: s.cooldown,
-            })
-            .collect();
-        let lr = LintRole {
-            name: r.name.as_deref(),
-            cardinality: r.cardinality,
-            min_vms: r.min_vms,
-            max_vms: r.max_vms,
-            cooldown: r.cooldown,
-            elasticity: &elasticity,
-            scheduled: &scheduled,
-        };
-        let rref = if service {
-            RoleRef::Index(i)
-        } else {
-            RoleRef::Root
-        };
-        lint_role(rref, &lr, &opts, &mut |f| {
-            let path = f.location.to_string();
-            let path = format!("{root}{}", path.strip_prefix('$').unwrap_or(&path));
-            findings.push((path, f.clone()));
-        });
-    }
-    Ok(findings)
-}
+pub use stamen_json::lint::lint_document;
 
 /// One finding as `stamen policy lint --json` prints it.
 #[derive(serde::Serialize)]

@@ -14,7 +14,8 @@ pub mod ctxfile;
 pub mod demo;
 pub mod gate;
 pub mod onegate;
-pub mod policydoc;
-pub mod policyeval;
 pub mod run;
-pub mod vmdoc;
+
+// OneFlow documents live in `stamen-json` (shared with the Python bindings);
+// re-exported under their historical paths.
+pub use stamen_json::{policydoc, policyeval, vmdoc};

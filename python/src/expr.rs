@@ -1,18 +1,21 @@
 //! OneFlow elasticity expressions: `Expression`, `evaluate`, `Evaluation`.
 //!
-//! Python VM documents are converted once into an owned tree ([`Val`]);
-//! parsing and evaluation then run with the GIL released.
+//! Python VM documents are converted once into JSON and read with
+//! `stamen_json::vmdoc` (as the agent reads them); parsing and evaluation then
+//! run with the GIL released.
+use crate::convert::to_json;
 use crate::errors::{self, ConfigError, EvalError, ExprParseError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyMapping, PyString};
 use self_cell::self_cell;
-use stamen_core::expr::{self as core_expr, Expr, Lookup, ParseError, Section, VmResolver, VmView};
+use serde_json::{json, Value};
+use stamen_core::expr::{self as core_expr, Expr, ParseError, VmResolver};
+use stamen_json::vmdoc::VmDoc;
+use stamen_json::Dialect;
 
 /// Node capacity of a compiled expression (128 comparisons).
 const CAPACITY: usize = 256;
-/// Deepest nesting of a VM document accepted from Python.
-const MAX_DEPTH: usize = 64;
 
 type CoreExpr<'a> = Expr<'a, CAPACITY>;
 
@@ -77,290 +80,84 @@ fn parse_error(py: Python<'_>, source: &str, f: ParseFailure) -> PyErr {
     }
 }
 
-/// An owned value of a VM document (OpenNebula's XML-to-hash shapes).
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Val {
-    Null,
-    Bool(bool),
-    /// A Python int that fits `i64` (kept exact; Ruby `Integer`).
-    Int(i64),
-    /// Any other number (Ruby `Float`).
-    Num(f64),
-    Str(String),
-    List(Vec<Val>),
-    Map(Vec<(String, Val)>),
+/// A NaN or infinite number in a VM document (JSON has none).
+fn non_finite(path: &str) -> PyErr {
+    ConfigError::new_err(format!(
+        "{path}: expected a finite number, got NaN or infinity"
+    ))
 }
 
-impl Val {
-    pub(crate) fn get(&self, key: &str) -> Option<&Val> {
-        match self {
-            Val::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-}
-
-pub(crate) fn to_val(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<Val> {
-    if depth > MAX_DEPTH {
-        return Err(ConfigError::new_err(format!(
-            "{path}: nested deeper than {MAX_DEPTH} levels"
-        )));
-    }
-    if obj.is_none() {
-        Ok(Val::Null)
-    } else if obj.is_instance_of::<PyBool>() {
-        Ok(Val::Bool(obj.extract()?))
-    } else if obj.is_instance_of::<PyString>() {
-        Ok(Val::Str(obj.extract()?))
-    } else if obj.is_instance_of::<PyInt>() {
-        match obj.extract::<i64>() {
-            Ok(i) => Ok(Val::Int(i)),
-            Err(_) => Ok(Val::Num(obj.extract::<f64>()?)),
-        }
-    } else if obj.is_instance_of::<PyFloat>() {
-        Ok(Val::Num(obj.extract::<f64>()?))
-    } else if let Ok(d) = obj.cast::<PyDict>() {
-        let mut out = Vec::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let key: String = k.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "{path}: keys must be str, got {}",
-                    k.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-                ))
-            })?;
-            let child = to_val(&v, &format!("{path}.{key}"), depth + 1)?;
-            out.push((key, child));
-        }
-        Ok(Val::Map(out))
-    } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut out = Vec::new();
-        for (i, item) in obj.try_iter()?.enumerate() {
-            out.push(to_val(&item?, &format!("{path}[{i}]"), depth + 1)?);
-        }
-        Ok(Val::List(out))
-    } else if obj.hasattr("items")? {
-        // Any other mapping (e.g. os.environ): through dict().
-        let d = PyDict::new(obj.py());
-        d.update(&obj.cast::<pyo3::types::PyMapping>()?.clone())?;
-        to_val(d.as_any(), path, depth)
-    } else {
-        Err(PyTypeError::new_err(format!(
-            "{path}: expected str, int, float, bool, None, a dict or a list, got {}",
-            obj.get_type().name()?
-        )))
-    }
-}
-
-/// Keys a VM object (the conformance shape) may have.
-const VM_KEYS: [&str; 9] = [
-    "ID",
-    "STATE",
-    "LCM_STATE",
-    "USER_TEMPLATE",
-    "MONITORING",
-    "POOL_MONITORING",
-    "TEMPLATE",
-    "ROOT",
-    "IN_POOL",
-];
-
-/// One VM of a role: a conformance-shape object or `{"VM": {...}}`.
-#[derive(Clone, Debug)]
-enum Vm {
-    Case { doc: Val, index: usize },
-    OpenNebula { vm: Val },
-}
-
-pub(crate) fn kind(v: &Val) -> &'static str {
-    match v {
-        Val::Null => "None",
-        Val::Bool(_) => "a bool",
-        Val::Int(_) | Val::Num(_) => "a number",
-        Val::Str(_) => "a str",
-        Val::List(_) => "a list",
-        Val::Map(_) => "a dict",
-    }
-}
-
-fn vm_from(doc: Val, index: usize, path: &str) -> PyResult<Vm> {
-    let Val::Map(entries) = &doc else {
-        return Err(ConfigError::new_err(format!(
-            "{path}: expected a VM dict, got {}",
-            kind(&doc)
-        )));
-    };
-    if let [(key, vm)] = entries.as_slice() {
-        if key == "VM" {
-            return match vm {
-                Val::Map(_) => Ok(Vm::OpenNebula { vm: vm.clone() }),
-                other => Err(ConfigError::new_err(format!(
-                    "{path}.VM: expected a dict, got {}",
-                    kind(other)
-                ))),
-            };
-        }
-    }
-    for (key, v) in entries {
-        match (key.as_str(), v) {
-            ("IN_POOL", Val::Bool(_)) | ("ROOT", Val::Map(_)) => {}
-            ("IN_POOL", other) => {
-                return Err(ConfigError::new_err(format!(
-                    "{path}.IN_POOL: expected True or False, got {}",
-                    kind(other)
-                )))
-            }
-            ("ROOT", other) => {
-                return Err(ConfigError::new_err(format!(
-                    "{path}.ROOT: expected a dict of extra /VM attributes, got {}",
-                    kind(other)
-                )))
-            }
-            (k, _) if VM_KEYS.contains(&k) => {}
-            (k, _) => {
-                return Err(ConfigError::new_err(format!(
-                    "{path}.{k}: unknown key; allowed: {} (or a single \"VM\" key holding an OpenNebula VM document)",
-                    VM_KEYS.join(", ")
-                )))
-            }
-        }
-    }
-    Ok(Vm::Case { doc, index })
-}
-
-/// `section[name]` as Ruby evaluates it on the XML-to-hash value.
-fn get_in<'v>(section: Option<&'v Val>, name: &str, absent: Lookup<'v>) -> Lookup<'v> {
-    match section {
-        None => absent,
-        Some(Val::Map(_)) => value_lookup(section.and_then(|s| s.get(name))),
-        Some(Val::Null) | Some(Val::Bool(_)) => Lookup::NoSection,
-        // String#[](str): the substring itself when it occurs, else nil.
-        Some(Val::Str(s)) => match s.find(name) {
-            Some(at) => s
-                .get(at..at + name.len())
-                .map_or(Lookup::Missing, Lookup::Text),
-            None => Lookup::Missing,
-        },
-        Some(Val::List(_)) | Some(Val::Int(_)) | Some(Val::Num(_)) => Lookup::BadSection,
-    }
-}
-
-fn value_lookup(v: Option<&Val>) -> Lookup<'_> {
-    match v {
-        None | Some(Val::Null) | Some(Val::Bool(false)) => Lookup::Missing,
-        Some(Val::Bool(true)) => Lookup::NotNumeric,
-        Some(Val::Str(s)) => Lookup::Text(s),
-        Some(Val::Int(i)) => Lookup::Number(*i as f64),
-        Some(Val::Num(n)) => Lookup::Number(*n),
-        Some(Val::Map(m)) if m.is_empty() => Lookup::Empty,
-        Some(Val::Map(_)) => Lookup::Nested,
-        Some(Val::List(_)) => Lookup::Array,
-    }
-}
-
-fn is_three(v: Option<&Val>) -> bool {
-    matches!(v, Some(Val::Str(s)) if s == "3")
-}
-
-impl VmView for Vm {
-    fn is_running(&self) -> bool {
-        match self {
-            Vm::OpenNebula { vm } => is_three(vm.get("STATE")) && is_three(vm.get("LCM_STATE")),
-            Vm::Case { doc, .. } => {
-                let in_pool = !matches!(doc.get("IN_POOL"), Some(Val::Bool(false)));
-                let state = |k: &str| doc.get(k).is_none_or(|v| is_three(Some(v)));
-                in_pool && state("STATE") && state("LCM_STATE")
-            }
-        }
-    }
-
-    fn lookup(&self, section: Section, name: &str) -> Lookup<'_> {
-        match self {
-            Vm::OpenNebula { vm } => match section {
-                Section::UserTemplate => get_in(vm.get("USER_TEMPLATE"), name, Lookup::NoSection),
-                Section::Monitoring => get_in(vm.get("MONITORING"), name, Lookup::NoSection),
-                Section::Template => get_in(vm.get("TEMPLATE"), name, Lookup::NoSection),
-                _ => value_lookup(vm.get(name)),
-            },
-            Vm::Case { doc, index } => match section {
-                Section::UserTemplate => get_in(doc.get("USER_TEMPLATE"), name, Lookup::Missing),
-                // MONITORING, when present, replaces the pool's monitoring.
-                Section::Monitoring => match doc.get("MONITORING") {
-                    Some(m) => get_in(Some(m), name, Lookup::Missing),
-                    None => get_in(doc.get("POOL_MONITORING"), name, Lookup::Missing),
-                },
-                Section::Template => get_in(doc.get("TEMPLATE"), name, Lookup::Missing),
-                _ => case_root(doc, *index, name),
-            },
-        }
-    }
-}
-
-/// `/VM[name]` of a conformance-shape VM: the `ROOT` extras, then the
-/// elements every VM document has.
-fn case_root<'v>(doc: &'v Val, index: usize, name: &str) -> Lookup<'v> {
-    if let Some(v) = doc.get("ROOT").and_then(|r| r.get(name)) {
-        return value_lookup(Some(v));
-    }
-    match name {
-        "ID" => match doc.get("ID") {
-            Some(v) => value_lookup(Some(v)),
-            None => Lookup::Number(index as f64),
-        },
-        "STATE" | "LCM_STATE" => match doc.get(name) {
-            Some(v) => value_lookup(Some(v)),
-            None => Lookup::Text("3"),
-        },
-        "NAME" => Lookup::Text("stamen-vm"),
-        "USER_TEMPLATE" | "TEMPLATE" | "MONITORING" => {
-            let v = if name == "MONITORING" && doc.get("MONITORING").is_none() {
-                doc.get("POOL_MONITORING")
-            } else {
-                doc.get(name)
-            };
-            v.map_or(Lookup::Empty, |v| value_lookup(Some(v)))
-        }
-        _ => Lookup::Missing,
-    }
-}
-
-/// Builds the role's VMs from `vars` (one RUNNING VM with that USER_TEMPLATE)
-/// or `vms` (a list of VM dicts).
-fn role_vms(vars: Option<&Bound<'_, PyAny>>, vms: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Vm>> {
+/// The role's VMs as one JSON array, from `vars` (one RUNNING VM with that
+/// USER_TEMPLATE) or `vms` (a list of VM dicts); checked by [`vm_docs`].
+fn role_vms(vars: Option<&Bound<'_, PyAny>>, vms: Option<&Bound<'_, PyAny>>) -> PyResult<Value> {
     match (vars, vms) {
         (Some(_), Some(_)) => Err(ConfigError::new_err(
             "pass either vars (one VM's USER_TEMPLATE) or vms (the role's VMs), not both",
         )),
         (Some(vars), None) => {
-            let ut = to_val(vars, "vars", 0)?;
-            if !matches!(ut, Val::Map(_)) {
+            let ut = to_json(vars, "vars", 0, &non_finite)?;
+            if !ut.is_object() {
                 return Err(PyTypeError::new_err(
                     "vars must be a mapping of attribute names to values",
                 ));
             }
-            Ok(vec![Vm::Case {
-                doc: Val::Map(vec![("USER_TEMPLATE".to_owned(), ut)]),
-                index: 0,
-            }])
+            Ok(json!([{ "USER_TEMPLATE": ut }]))
         }
         (None, Some(vms)) => {
-            let list = to_val(vms, "vms", 0)?;
-            let items = match list {
-                Val::List(items) => items,
-                other => {
-                    return Err(PyTypeError::new_err(format!(
-                        "vms must be a list of VM dicts, got {}",
-                        kind(&other)
-                    )))
-                }
-            };
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, doc)| vm_from(doc, i, &format!("vms[{i}]")))
-                .collect()
+            let list = to_json(vms, "vms", 0, &non_finite)?;
+            if !list.is_array() {
+                return Err(PyTypeError::new_err(format!(
+                    "vms must be a list of VM dicts, got {}",
+                    Dialect::Python.kind(&list)
+                )));
+            }
+            Ok(list)
         }
-        (None, None) => Ok(Vec::new()),
+        (None, None) => Ok(json!([])),
     }
+}
+
+/// The keys of each item of `vms` (a list or tuple) in the order Python
+/// iterates them (`None` for a non-mapping), so a VM with several bad keys
+/// reports the first one written.
+fn key_orders(vms: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Option<Vec<String>>>> {
+    let Some(vms) = vms else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for item in vms.try_iter()? {
+        let item = item?;
+        out.push(
+            if item.is_instance_of::<PyDict>() || item.hasattr("items")? {
+                let d = PyDict::new(item.py());
+                d.update(&item.cast::<PyMapping>()?.clone())?;
+                Some(
+                    d.keys()
+                        .iter()
+                        .map(|k| k.extract())
+                        .collect::<PyResult<_>>()?,
+                )
+            } else {
+                None
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Each VM of `list` (from [`role_vms`]) checked as a VM document; `orders`
+/// from [`key_orders`].
+fn vm_docs<'v>(list: &'v Value, orders: &[Option<Vec<String>>]) -> PyResult<Vec<VmDoc<'v>>> {
+    list.as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let order = orders.get(i).and_then(Option::as_deref);
+            VmDoc::new_in(v, i, &format!("vms[{i}]"), Dialect::Python, order)
+                .map_err(|e| ConfigError::new_err(e.to_string()))
+        })
+        .collect()
 }
 
 /// The result of one evaluation: OneFlow's boolean and its trace
@@ -413,7 +210,7 @@ fn compile(py: Python<'_>, source: String) -> PyResult<Compiled> {
 }
 
 impl Expression {
-    fn run(&self, py: Python<'_>, vms: Vec<Vm>) -> PyResult<Evaluation> {
+    fn run(&self, py: Python<'_>, vms: Vec<VmDoc<'_>>) -> PyResult<Evaluation> {
         let compiled = &self.compiled;
         let result = py.detach(move || {
             let mut resolver = VmResolver::new(&vms);
@@ -492,7 +289,8 @@ impl Expression {
         vars: Option<&Bound<'_, PyAny>>,
         vms: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Evaluation> {
-        let vms = role_vms(vars, vms)?;
+        let list = role_vms(vars, vms)?;
+        let vms = vm_docs(&list, &key_orders(vms)?)?;
         self.run(py, vms)
     }
 
@@ -517,7 +315,8 @@ pub(crate) fn evaluate(
     vars: Option<&Bound<'_, PyAny>>,
     vms: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Evaluation> {
-    let vms = role_vms(vars, vms)?;
+    let list = role_vms(vars, vms)?;
+    let vms = vm_docs(&list, &key_orders(vms)?)?;
     let e = Expression {
         compiled: compile(py, expr)?,
     };

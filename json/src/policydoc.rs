@@ -11,6 +11,8 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
+
+use crate::Dialect;
 use stamen_core::policy::ruby::{float_to_i, str_to_i};
 use stamen_core::policy::time::TimeError;
 use stamen_core::policy::{
@@ -50,11 +52,14 @@ fn err(path: &str, message: impl Into<String>) -> DocError {
     }
 }
 
-fn ruby_class(v: &Value) -> &'static str {
+/// Ruby's class name of `v` for messages. The CLI has always said `Integer`
+/// for every JSON number; Python tells its floats apart.
+fn ruby_class(v: &Value, d: Dialect) -> &'static str {
     match v {
         Value::Null => "nil",
         Value::Bool(true) => "true",
         Value::Bool(false) => "false",
+        Value::Number(n) if d == Dialect::Python && n.is_f64() => "Float",
         Value::Number(_) => "Integer",
         Value::String(_) => "String",
         Value::Array(_) => "Array",
@@ -83,7 +88,7 @@ pub fn to_i(v: Option<&Value>, path: &str) -> Result<i64, DocError> {
             path,
             format!(
                 "expected a number or numeric string, got {} (OneFlow would crash: NoMethodError, undefined method `to_i')",
-                ruby_class(other)
+                ruby_class(other, Dialect::Json)
             ),
         )),
     }
@@ -97,17 +102,37 @@ pub fn opt_to_i(v: Option<&Value>, path: &str) -> Result<Option<i64>, DocError> 
     }
 }
 
-fn opt_str<'v>(v: Option<&'v Value>, path: &str, what: &str) -> Result<Option<&'v str>, DocError> {
+fn opt_str<'v>(
+    v: Option<&'v Value>,
+    path: &str,
+    what: &str,
+    d: Dialect,
+) -> Result<Option<&'v str>, DocError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(err(
-            path,
-            format!(
-                "{what} must be a string, got {} (OneFlow would crash on it)",
-                ruby_class(other)
-            ),
-        )),
+        Some(other) => {
+            let got = ruby_class(other, d);
+            Err(err(
+                path,
+                match d {
+                    Dialect::Python => {
+                        format!("must be a string, got {got} (OneFlow would crash on it)")
+                    }
+                    Dialect::Json => {
+                        format!("{what} must be a string, got {got} (OneFlow would crash on it)")
+                    }
+                },
+            ))
+        }
+    }
+}
+
+/// "must be an array" / "must be a list", with what was given instead.
+fn not_array(v: &Value, d: Dialect) -> String {
+    match d {
+        Dialect::Python => format!("must be a list, got {}", d.kind(v)),
+        Dialect::Json => format!("must be an array, got {}", ruby_class(v, d)),
     }
 }
 
@@ -178,20 +203,34 @@ fn policies<'v>(
     role: &'v Map<String, Value>,
     key: &str,
     path: &str,
+    d: Dialect,
 ) -> Result<Option<&'v Vec<Value>>, DocError> {
     match role.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
-        Some(other) => Err(err(
-            &format!("{path}.{key}"),
-            format!("must be an array, got {}", ruby_class(other)),
-        )),
+        Some(other) => Err(err(&format!("{path}.{key}"), not_array(other, d))),
     }
 }
 
-fn object<'v>(v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, DocError> {
-    v.as_object()
-        .ok_or_else(|| err(path, format!("must be an object, got {}", ruby_class(v))))
+/// `v` as an object, or an error at `path`.
+///
+/// # Errors
+/// When `v` is not an object (`must be an object, got Array` /
+/// `expected a dict, got a list`).
+pub fn object<'v>(
+    v: &'v Value,
+    path: &str,
+    d: Dialect,
+) -> Result<&'v Map<String, Value>, DocError> {
+    v.as_object().ok_or_else(|| {
+        err(
+            path,
+            match d {
+                Dialect::Python => format!("expected a dict, got {}", d.kind(v)),
+                Dialect::Json => format!("must be an object, got {}", ruby_class(v, d)),
+            },
+        )
+    })
 }
 
 /// Methods OneFlow calls on policy fields.
@@ -249,10 +288,10 @@ fn has_to_i(v: Option<&Value>) -> bool {
     )
 }
 
-/// Type/adjust/min_adjust_step. Values OneFlow cannot convert make the policy
+/// Type/adjust/min_adjust_step of policy `p` (at `path`). Values OneFlow cannot convert make the policy
 /// crash when it fires (`AdjustmentType::Crash`), in OneFlow's order:
 /// `adjust.to_i`, `type.upcase`, then (PERCENTAGE_CHANGE) `min_adjust_step.to_i`.
-fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError> {
+pub fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError> {
     let crash = |e| Adjustment {
         kind: AdjustmentType::Crash(e),
         adjust: 0,
@@ -286,6 +325,18 @@ fn adjustment(p: &Map<String, Value>, path: &str) -> Result<Adjustment, DocError
         kind,
         adjust: to_i(adjust, &format!("{path}.adjust"))?,
         min_adjust_step,
+    })
+}
+
+/// The bounds of role `r` (at `path`): `cardinality`, `min_vms`, `max_vms`.
+///
+/// # Errors
+/// When one of them has no `to_i`.
+pub fn bounds(r: &Map<String, Value>, path: &str) -> Result<Bounds, DocError> {
+    Ok(Bounds {
+        cardinality: to_i(r.get("cardinality"), &format!("{path}.cardinality"))?,
+        min_vms: opt_to_i(r.get("min_vms"), &format!("{path}.min_vms"))?,
+        max_vms: opt_to_i(r.get("max_vms"), &format!("{path}.max_vms"))?,
     })
 }
 
@@ -325,27 +376,51 @@ fn schedule_of(start: Option<&Value>, recurrence: Option<&Value>) -> Result<Sche
 
 /// Reads one elasticity policy object.
 pub fn elasticity_doc(v: &Value, path: &str) -> Result<ElasticityDoc, DocError> {
-    let p = object(v, path)?;
+    elasticity_doc_in(v, path, Dialect::Json)
+}
+
+/// A runtime key of a policy (`last_eval`, …), read in the JSON dialect only.
+fn runtime_key(
+    p: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    d: Dialect,
+) -> Result<Option<i64>, DocError> {
+    match d {
+        Dialect::Json => opt_to_i(p.get(key), &format!("{path}.{key}")),
+        Dialect::Python => Ok(None),
+    }
+}
+
+/// [`elasticity_doc`] with messages in dialect `d`.
+pub fn elasticity_doc_in(v: &Value, path: &str, d: Dialect) -> Result<ElasticityDoc, DocError> {
+    let p = object(v, path, d)?;
     Ok(ElasticityDoc {
         raw: p.clone(),
         expression: opt_str(
             p.get("expression"),
             &format!("{path}.expression"),
             "expression",
+            d,
         )?
         .map(str::to_string),
         adjustment: adjustment(p, path)?,
         period: to_i(p.get("period"), &format!("{path}.period"))?,
         period_number: to_i(p.get("period_number"), &format!("{path}.period_number"))?,
         cooldown: opt_to_i(p.get("cooldown"), &format!("{path}.cooldown"))?,
-        last_eval: opt_to_i(p.get("last_eval"), &format!("{path}.last_eval"))?,
-        true_evals: opt_to_i(p.get("true_evals"), &format!("{path}.true_evals"))?,
+        last_eval: runtime_key(p, "last_eval", path, d)?,
+        true_evals: runtime_key(p, "true_evals", path, d)?,
     })
 }
 
 /// Reads one scheduled policy object.
 pub fn scheduled_doc(v: &Value, path: &str) -> Result<ScheduledDoc, DocError> {
-    let p = object(v, path)?;
+    scheduled_doc_in(v, path, Dialect::Json)
+}
+
+/// [`scheduled_doc`] with messages in dialect `d`.
+pub fn scheduled_doc_in(v: &Value, path: &str, d: Dialect) -> Result<ScheduledDoc, DocError> {
+    let p = object(v, path, d)?;
     let start_time = p.get("start_time").and_then(Value::as_str);
     let recurrence = p.get("recurrence").and_then(Value::as_str);
     let schedule = schedule_of(p.get("start_time"), p.get("recurrence"));
@@ -360,38 +435,45 @@ pub fn scheduled_doc(v: &Value, path: &str) -> Result<ScheduledDoc, DocError> {
         recurrence: recurrence.map(str::to_string),
         schedule,
         cooldown: opt_to_i(p.get("cooldown"), &format!("{path}.cooldown"))?,
-        last_eval: opt_to_i(p.get("last_eval"), &format!("{path}.last_eval"))?,
+        last_eval: runtime_key(p, "last_eval", path, d)?,
     })
 }
 
 /// Reads a role object found at `path`.
 pub fn role_doc(v: &Value, path: &str) -> Result<RoleDoc, DocError> {
-    let r = object(v, path)?;
-    let elasticity = match policies(r, "elasticity_policies", path)? {
+    role_doc_in(v, path, Dialect::Json)
+}
+
+/// [`role_doc`] with messages in dialect `d`.
+pub fn role_doc_in(v: &Value, path: &str, d: Dialect) -> Result<RoleDoc, DocError> {
+    let r = object(v, path, d)?;
+    let elasticity = match policies(r, "elasticity_policies", path, d)? {
         None => None,
         Some(list) => Some(
             list.iter()
                 .enumerate()
-                .map(|(i, p)| elasticity_doc(p, &format!("{path}.elasticity_policies[{i}]")))
+                .map(|(i, p)| elasticity_doc_in(p, &format!("{path}.elasticity_policies[{i}]"), d))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
-    let scheduled = match policies(r, "scheduled_policies", path)? {
+    let scheduled = match policies(r, "scheduled_policies", path, d)? {
         None => None,
         Some(list) => Some(
             list.iter()
                 .enumerate()
-                .map(|(i, p)| scheduled_doc(p, &format!("{path}.scheduled_policies[{i}]")))
+                .map(|(i, p)| scheduled_doc_in(p, &format!("{path}.scheduled_policies[{i}]"), d))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
     };
+    let name = opt_str(r.get("name"), &format!("{path}.name"), "name", d)?;
+    let b = bounds(r, path)?;
     Ok(RoleDoc {
         path: path.to_string(),
         raw: r.clone(),
-        name: opt_str(r.get("name"), &format!("{path}.name"), "name")?.map(str::to_string),
-        cardinality: to_i(r.get("cardinality"), &format!("{path}.cardinality"))?,
-        min_vms: opt_to_i(r.get("min_vms"), &format!("{path}.min_vms"))?,
-        max_vms: opt_to_i(r.get("max_vms"), &format!("{path}.max_vms"))?,
+        name: name.map(str::to_string),
+        cardinality: b.cardinality,
+        min_vms: b.min_vms,
+        max_vms: b.max_vms,
         cooldown: opt_to_i(r.get("cooldown"), &format!("{path}.cooldown"))?,
         elasticity,
         scheduled,
@@ -400,21 +482,28 @@ pub fn role_doc(v: &Value, path: &str) -> Result<RoleDoc, DocError> {
 
 /// Reads either a OneFlow service template (an object with `roles`, possibly
 /// wrapped as `{"DOCUMENT": {"TEMPLATE": {"BODY": …}}}`) or a single role.
+/// Paths start at [`root_path`].
 pub fn roles_of(doc: &Value) -> Result<Vec<RoleDoc>, DocError> {
-    let root = root_path(doc);
-    let body = doc.pointer("/DOCUMENT/TEMPLATE/BODY").unwrap_or(doc);
+    roles_in(doc, root_path(doc), Dialect::Json)
+}
+
+/// [`roles_of`] with paths under `root` and messages in dialect `d`.
+pub fn roles_in(doc: &Value, root: &str, d: Dialect) -> Result<Vec<RoleDoc>, DocError> {
+    let body = body_of(doc);
     match body.get("roles") {
         Some(Value::Array(roles)) => roles
             .iter()
             .enumerate()
-            .map(|(i, r)| role_doc(r, &format!("{root}.roles[{i}]")))
+            .map(|(i, r)| role_doc_in(r, &format!("{root}.roles[{i}]"), d))
             .collect(),
-        Some(other) => Err(err(
-            &format!("{root}.roles"),
-            format!("must be an array, got {}", ruby_class(other)),
-        )),
-        None => Ok(vec![role_doc(body, root)?]),
+        Some(other) => Err(err(&format!("{root}.roles"), not_array(other, d))),
+        None => Ok(vec![role_doc_in(body, root, d)?]),
     }
+}
+
+/// The service body: `DOCUMENT.TEMPLATE.BODY` when present, else `doc`.
+pub fn body_of(doc: &Value) -> &Value {
+    doc.pointer("/DOCUMENT/TEMPLATE/BODY").unwrap_or(doc)
 }
 
 /// JSON path of the service body: `$.DOCUMENT.TEMPLATE.BODY` for a document as

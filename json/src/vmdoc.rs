@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use stamen_core::expr::{Lookup, Section, VmView};
 use std::fmt;
 
+use crate::Dialect;
+
 /// Keys a conformance-shape VM object may have.
 pub const VM_KEYS: [&str; 9] = [
     "ID",
@@ -67,11 +69,32 @@ impl<'a> VmDoc<'a> {
     /// cannot come from OpenNebula (`IN_POOL` not a boolean, `ROOT` not an
     /// object).
     pub fn new(value: &'a Value, index: usize, path: &str) -> Result<Self, VmDocError> {
+        Self::new_in(value, index, path, Dialect::Json, None)
+    }
+
+    /// [`VmDoc::new`] with messages in dialect `d`. `key_order` is the order
+    /// the caller wrote the keys in (serde_json objects are sorted): of several
+    /// bad keys, the first in that order is reported. Keys it does not list
+    /// come after, sorted.
+    ///
+    /// # Errors
+    /// See [`VmDoc::new`].
+    pub fn new_in(
+        value: &'a Value,
+        index: usize,
+        path: &str,
+        d: Dialect,
+        key_order: Option<&[String]>,
+    ) -> Result<Self, VmDocError> {
         let err = |path: String, message: String| VmDocError { path, message };
+        let (an_object, true_or_false) = match d {
+            Dialect::Python => ("a dict", "True or False"),
+            Dialect::Json => ("an object", "true or false"),
+        };
         let Value::Object(obj) = value else {
             return Err(err(
                 path.into(),
-                format!("expected a VM object, got {}", kind(value)),
+                format!("expected a VM {}, got {}", d.object(), d.kind(value)),
             ));
         };
         if obj.len() == 1 {
@@ -79,7 +102,7 @@ impl<'a> VmDoc<'a> {
                 let Value::Object(vm) = vm else {
                     return Err(err(
                         format!("{path}.VM"),
-                        format!("expected an object, got {}", kind(vm)),
+                        format!("expected {an_object}, got {}", d.kind(vm)),
                     ));
                 };
                 return Ok(Self {
@@ -88,13 +111,17 @@ impl<'a> VmDoc<'a> {
                 });
             }
         }
-        for (key, v) in obj {
+        let mut entries: Vec<(&String, &Value)> = obj.iter().collect();
+        if let Some(order) = key_order {
+            entries.sort_by_key(|(k, _)| order.iter().position(|o| o == *k).unwrap_or(usize::MAX));
+        }
+        for (key, v) in entries {
             match key.as_str() {
                 "IN_POOL" if !v.is_boolean() => {
-                    return Err(err(format!("{path}.IN_POOL"), format!("expected true or false, got {}", kind(v))))
+                    return Err(err(format!("{path}.IN_POOL"), format!("expected {true_or_false}, got {}", d.kind(v))))
                 }
                 "ROOT" if !v.is_object() => {
-                    return Err(err(format!("{path}.ROOT"), format!("expected an object of extra /VM attributes, got {}", kind(v))))
+                    return Err(err(format!("{path}.ROOT"), format!("expected {an_object} of extra /VM attributes, got {}", d.kind(v))))
                 }
                 k if VM_KEYS.contains(&k) => {}
                 _ => {
@@ -141,14 +168,7 @@ impl<'a> VmDoc<'a> {
 
 /// JSON type name for messages.
 pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    Dialect::Json.kind(v)
 }
 
 /// `section[name]` the way Ruby evaluates it on the XML-to-hash value.
