@@ -39,7 +39,7 @@ pub enum ContextCommand {
         /// One JSON object instead of KEY='value' lines.
         #[arg(long)]
         json: bool,
-        /// Print ONEGATE_TOKEN / TOKENTXT instead of "<redacted>".
+        /// Print ONEGATE_TOKEN / TOKENTXT instead of `<redacted>`.
         #[arg(long)]
         show_secrets: bool,
     },

@@ -2,7 +2,7 @@
 //! generated header `include/stamen.h`.
 //!
 //! Conventions (see `ffi/README.md`): every function returns a
-//! [`stamen_result`](result::stamen_result); outputs come last and are
+//! [`stamen_result`]; outputs come last and are
 //! written only on success; every buffer is followed by its length; strings
 //! are pointer + length and checked for UTF-8; nothing allocates; state
 //! structs are owned by the caller; every pointer is checked for NULL by one

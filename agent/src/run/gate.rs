@@ -1,4 +1,4 @@
-//! [`Gate`](super::Gate) over the OneGate client of `crate::onegate`.
+//! [`super::Gate`] over the OneGate client of `crate::onegate`.
 
 use std::time::Duration;
 

@@ -176,7 +176,7 @@ impl fmt::Display for AvgError {
 impl core::error::Error for AvgError {}
 
 /// The value of attribute `name` over `vms` as OneFlow computes it (see the
-/// [module docs](self)): `Ok(None)` when no RUNNING VM has it.
+/// docs of the `vms` module, re-exported here): `Ok(None)` when no RUNNING VM has it.
 ///
 /// `name` is matched exactly (OneFlow upper-cases the expression's name, so
 /// pass the name an [`Expr`](super::Expr) hands its resolver).
