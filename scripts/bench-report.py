@@ -292,7 +292,7 @@ def main() -> int:
         else:
             w(f"| {name} | {b} | — |")
     w("")
-    w("`stamen` (shipped): `cargo build --profile dist -p stamen-agent` (the release profile with `opt-level = \"z\"` and `panic = \"abort\"`); `stamen` (release): `cargo build --release -p stamen-agent` (rustls TLS on, `strip = true`, LTO, `opt-level = \"s\"`). "
+    w("`stamen` edge build: `cargo build --profile dist -p stamen-agent --no-default-features` (what an edge image ships: no `gate`/`demo`); full: the same without `--no-default-features`. The dist profile is the release profile with `opt-level = \"z\"` and `panic = \"abort\"`; `stamen` (release): `cargo build --release -p stamen-agent` (rustls TLS on, `strip = true`, LTO, `opt-level = \"s\"`). "
       "libstamen: `cargo build --release -p stamen-ffi` (the `.so` is stripped by the profile; the `.a` "
       "is as cargo leaves it, and `strip --strip-debug` of it is shown too).")
     w("")

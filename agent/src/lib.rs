@@ -4,14 +4,18 @@
 
 pub mod cmd_backoff;
 pub mod cmd_context;
+#[cfg(feature = "emulator")]
 pub mod cmd_demo;
 pub mod cmd_expr;
+#[cfg(feature = "emulator")]
 pub mod cmd_gate;
 pub mod cmd_onegate;
 pub mod cmd_policy;
 pub mod cmd_run;
 pub mod ctxfile;
+#[cfg(feature = "emulator")]
 pub mod demo;
+#[cfg(feature = "emulator")]
 pub mod gate;
 pub mod onegate;
 pub mod run;

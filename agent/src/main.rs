@@ -25,6 +25,7 @@ enum Command {
     /// Evaluate a OneFlow elasticity expression exactly as OneFlow does.
     Expr(stamen_agent::cmd_expr::Args),
     /// Local OneGate + OneFlow emulator.
+    #[cfg(feature = "emulator")]
     Gate(stamen_agent::cmd_gate::Args),
     /// Replay and lint OneFlow elasticity policies.
     Policy(stamen_agent::cmd_policy::Args),
@@ -33,8 +34,10 @@ enum Command {
     /// Validate and show the OpenNebula context.
     Context(stamen_agent::cmd_context::Args),
     // About text: `stamen_agent::cmd_demo::Args`.
+    #[cfg(feature = "emulator")]
     Demo(stamen_agent::cmd_demo::Args),
     /// Stand-in SuperNode used by `stamen demo` (internal).
+    #[cfg(feature = "emulator")]
     #[command(hide = true)]
     DemoSupernode(stamen_agent::demo::supernode::Args),
 }
@@ -45,11 +48,14 @@ fn main() -> ExitCode {
         Command::Backoff(args) => stamen_agent::cmd_backoff::main(args),
         Command::Onegate(args) => stamen_agent::cmd_onegate::run(args),
         Command::Expr(args) => stamen_agent::cmd_expr::run(args),
+        #[cfg(feature = "emulator")]
         Command::Gate(a) => stamen_agent::cmd_gate::run(a),
         Command::Policy(args) => stamen_agent::cmd_policy::run(args),
         Command::Run(args) => stamen_agent::cmd_run::run(args),
         Command::Context(args) => stamen_agent::cmd_context::run(&args),
+        #[cfg(feature = "emulator")]
         Command::Demo(args) => stamen_agent::cmd_demo::run(args),
+        #[cfg(feature = "emulator")]
         Command::DemoSupernode(args) => stamen_agent::demo::supernode::run(args),
     }
 }

@@ -1,6 +1,7 @@
 //! `stamen demo` end to end: the binary runs the whole scenario (emulator,
 //! stand-in SuperLink, `stamen run` agents, stand-in SuperNodes) and checks
 //! its own milestones. Each run is bounded and killed by PID on overrun.
+#![cfg(feature = "emulator")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! rounds over a real `stamen demo-supernode` process, which reports
 //! `stamen/1` datagrams to a status socket and exits when the SuperLink goes
 //! away.
+#![cfg(feature = "emulator")]
 
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};

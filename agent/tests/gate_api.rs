@@ -1,6 +1,7 @@
 //! OneGate checks of `stamen gate`, in-process on a free loopback port:
 //! tokens, restricted attributes, update/erase, service scoping, scaling
 //! bounds, routes, virtual routers/networks, files and hooks.
+#![cfg(feature = "emulator")]
 
 mod gate_util;
 

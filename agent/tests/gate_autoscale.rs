@@ -3,6 +3,7 @@
 //! the `supernode` role up while they train and down when they idle,
 //! honouring cooldowns, creating/removing VMs and running hooks; and the
 //! background loop scales on its own with a real clock.
+#![cfg(feature = "emulator")]
 
 mod gate_util;
 

@@ -2,6 +2,7 @@
 //! endpoint, serves OneGate with the tokens it wrote, runs `--on-vm-add`
 //! hooks as argv (no shell) with the VM's details in the environment, and
 //! refuses bad input.
+#![cfg(feature = "emulator")]
 
 mod gate_util;
 

@@ -9,6 +9,7 @@
 //! vectors are successive `scale?` passes, without OneFlow's cooldown
 //! waits). Checked per tick: diff, cooldown (when diff ≠ 0), cardinality,
 //! the role's cooldown, the scale error, and every policy's runtime keys.
+#![cfg(feature = "emulator")]
 
 mod gate_util;
 

@@ -3,6 +3,7 @@
 //! Runs only where `ruby` is installed and `STAMEN_ONEGATE_CLIENT` points at
 //! one-apps' `onegate.rb` (context-linux/src/usr/bin/onegate.rb); otherwise it
 //! prints why it skipped. Each run of the client is bounded (30 s).
+#![cfg(feature = "emulator")]
 
 mod gate_util;
 
