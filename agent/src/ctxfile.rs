@@ -14,7 +14,8 @@
 //! context file. The token is held in a [`Secret`], which never prints.
 
 use stamen_core::context::{
-    collect, select_token, ConfigErrors, Dialect, EdgeConfig, ParseError, Pos, TokenSource, Var,
+    select_token, ConfigErrors, Dialect, EdgeConfig, ParseError, ParseErrorKind, Parser, Pos,
+    TokenSource, Var,
 };
 use std::fmt;
 use std::io::Read;
@@ -349,25 +350,64 @@ pub fn parse_bytes(bytes: &[u8], format: Format) -> LoadedContext {
         Format::ContextSh => Dialect::ContextSh,
         _ => Dialect::Lenient,
     };
-    let mut scratch = vec![0u8; bytes.len()];
-    let c = collect::<MAX_VARS, MAX_ERRORS>(bytes, dialect, &mut scratch);
-    let vars: Vec<ContextVar> = c
-        .vars()
-        .iter()
-        .enumerate()
-        .map(|(i, v)| ContextVar {
-            key: v.key.to_owned(),
-            value: v.value.to_owned(),
-            pos: v.pos,
-            lossy: c.is_lossy(i),
-        })
-        .collect();
+    // Streamed straight into owned values: the core's fixed-capacity
+    // `collect` table (MAX_VARS slots) would sit on the stack, and a stack
+    // page once touched stays resident for the daemon's whole life.
+    let mut vars: Vec<ContextVar> = Vec::new();
+    let mut parse_errors: Vec<ParseError> = Vec::new();
+    let mut dropped_parse_errors = 0usize;
+    let mut push_err = |e: ParseError| {
+        if parse_errors.len() < MAX_ERRORS {
+            parse_errors.push(e);
+        } else {
+            dropped_parse_errors = dropped_parse_errors.saturating_add(1);
+        }
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    for item in Parser::new(bytes, dialect) {
+        let entry = match item {
+            Ok(entry) => entry,
+            Err(e) => {
+                push_err(e);
+                continue;
+            }
+        };
+        if vars.len() >= MAX_VARS {
+            push_err(ParseError {
+                kind: ParseErrorKind::TooManyVariables,
+                pos: entry.key_pos(),
+            });
+            continue;
+        }
+        let value = match entry.borrowed() {
+            Some(v) => v.to_owned(),
+            None => {
+                buf.resize(entry.unescaped_len(), 0);
+                match entry.value_into(&mut buf) {
+                    Ok(v) => v.to_owned(),
+                    Err(_) => {
+                        push_err(ParseError {
+                            kind: ParseErrorKind::ScratchTooSmall,
+                            pos: entry.key_pos(),
+                        });
+                        continue;
+                    }
+                }
+            }
+        };
+        vars.push(ContextVar {
+            key: entry.key().to_owned(),
+            value,
+            pos: Some(entry.key_pos()),
+            lossy: entry.is_lossy(),
+        });
+    }
     LoadedContext {
         path: None,
         format,
         vars,
-        parse_errors: c.errors().to_vec(),
-        dropped_parse_errors: c.dropped_errors(),
+        parse_errors,
+        dropped_parse_errors,
         warnings: Vec::new(),
         token: None,
         token_origin: None,

@@ -354,6 +354,13 @@ impl Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // OneGate headers and bodies are small; ureq's 128 KiB default
+            // buffers would stay resident for the daemon's whole life (the
+            // connection pool keeps them). Bodies larger than a buffer stream
+            // through it; only a response *header* must fit in 16 KiB.
+            .max_response_header_size(16 * 1024)
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(16 * 1024)
             .proxy(ureq_proxy)
             .tls_config(tls)
             .user_agent(config.user_agent.as_str())
