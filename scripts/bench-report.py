@@ -117,11 +117,11 @@ def main() -> int:
     w(f"- Kernel: {machine['kernel']}; Rust: {machine['rustc']}")
     w(f"- Load average (1, 5, 15 min) when the run started: {' '.join(machine['loadavg'])}")
     w("")
-    w("**This machine is noisy**: its 2 cores were shared with other builds (up to 8 parallel "
-      "workers compiling and testing) during the run. Absolute times are therefore inflated and "
-      "jittery; read the **ratios**, which compare stamen and its peer measured in the same "
-      "binary, on the same inputs, interleaved within minutes of each other. Criterion's "
-      "confidence intervals are kept in `target/criterion`.")
+    w("**This machine is small and shared** (2 cores; other builds may run beside a benchmark, "
+      "see the load average above). Absolute times can be inflated and jittery; read the "
+      "**ratios**, which compare stamen and its peer measured in the same binary, on the same "
+      "inputs, interleaved within minutes of each other. Criterion's confidence intervals are "
+      "kept in `target/criterion`.")
     w("")
     w("## Targets")
     w("")
